@@ -1,0 +1,71 @@
+"""`ehealth-auth demo`: seed an empty embedded database with clearly labelled demo data."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+
+import click
+import orjson
+
+from ehealth_auth.cli.runner import load_settings, run_admin
+from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.model import TokenName
+
+DEMO_SCOPE = "app:authorize legal_entity:read employee:read patients:view"
+
+
+async def _seed(admin: AdminService) -> dict[str, str] | None:
+    if await admin.has_clients():
+        return None
+    kind = await admin.create_client_type("DEMO_MIS", DEMO_SCOPE)
+    new = await admin.create_client(
+        "Demo MIS (demo data)", kind.name, "http://localhost:8080/callback"
+    )
+    password = secrets.token_urlsafe(12)
+    user = await admin.create_user("demo.user@example.com", password)
+    await admin.approve(user.id, new.client.id, DEMO_SCOPE)
+    refresh = await admin.create_token(TokenName.REFRESH_TOKEN, user.id, new.client.id)
+    return {
+        "client_id": str(new.client.id),
+        "client_secret": new.secret,
+        "user_email": user.email,
+        "user_password": password,
+        "refresh_token": refresh.value,
+    }
+
+
+@click.command("demo")
+@click.option("--url", default="http://127.0.0.1:4000", show_default=True)
+def demo(url: str) -> None:
+    """On an empty embedded database, create demo data and print a ready refresh command."""
+    settings = load_settings()
+    if not settings.is_embedded_demo:
+        click.echo("demo: not the embedded default database; nothing seeded", err=True)
+        return
+    seeded = run_admin(_seed)
+    if seeded is None:
+        click.echo(
+            "demo: the database already has clients; no demo data added "
+            "(delete ./var/ to start over)",
+            err=True,
+        )
+        return
+    body = orjson.dumps(
+        {
+            "token": {
+                "grant_type": "refresh_token",
+                "client_id": seeded["client_id"],
+                "client_secret": seeded["client_secret"],
+                "refresh_token": seeded["refresh_token"],
+            }
+        }
+    ).decode()
+    click.echo("=== DEMO DATA (embedded SQLite database, not for production) ===")
+    for key, value in seeded.items():
+        click.echo(f"  {key}: {value}")
+    click.echo("\nRefresh the demo token (paste into another terminal):\n")
+    click.echo(
+        f"curl -s -X POST {url}/oauth/tokens -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(body)}\n"
+    )

@@ -1,0 +1,63 @@
+"""The storage interface behind operator actions. Each method is one atomic step."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from ehealth_auth.protocol.model import NewToken
+from ehealth_auth.protocol.records import (
+    ApprovalRecord,
+    ClientRecord,
+    ClientTypeRecord,
+    ConnectionRecord,
+    UserRecord,
+)
+
+
+class AdminStore(Protocol):
+    async def add_client_type(self, record: ClientTypeRecord, now: int) -> None:
+        """Raises ConflictError when the name is taken."""
+        ...
+
+    async def client_type_by_name(self, name: str) -> ClientTypeRecord | None: ...
+
+    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None: ...
+
+    async def add_client(
+        self, client: ClientRecord, connection: ConnectionRecord, now: int
+    ) -> None: ...
+
+    async def client(self, client_id: UUID) -> ClientRecord | None: ...
+
+    async def client_count(self) -> int: ...
+
+    async def set_client_blocked(self, client_id: UUID, blocked: bool, now: int) -> bool:
+        """False when there is no such client."""
+        ...
+
+    async def revoke_client_tokens(self, client_id: UUID, now: int) -> int:
+        """Revoke every live token of the client; returns how many."""
+        ...
+
+    async def add_user(self, record: UserRecord, now: int) -> None:
+        """Raises ConflictError when the email is taken (whatever its case)."""
+        ...
+
+    async def user(self, user_id: UUID) -> UserRecord | None: ...
+
+    async def block_user(self, user_id: UUID, now: int) -> bool:
+        """Block the user and revoke all their tokens in one transaction."""
+        ...
+
+    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None: ...
+
+    async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
+        """Insert, or update the scope of the existing (user, client) approval; returns it."""
+        ...
+
+    async def delete_approval(self, user_id: UUID, client_id: UUID, now: int) -> bool:
+        """Delete the approval and revoke that user's tokens for that client, atomically."""
+        ...
+
+    async def add_token(self, token: NewToken) -> None: ...

@@ -1,0 +1,143 @@
+"""One error tree for the whole service (CONTRACT §1, §2, §4).
+
+Each error knows its HTTP status, its `error.type` and its human message. The web layer renders
+them in exactly one place; nothing here knows about HTTP frameworks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+VALIDATION_MESSAGE = (
+    "Validation failed. You can find validators description at our API Manifest: "
+    "http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors."
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule: str
+    description: str
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InvalidEntry:
+    """One failing field of a request body, addressed by its JSON path."""
+
+    entry: str
+    rules: tuple[Rule, ...]
+    entry_type: str = "json_data_property"
+
+
+REQUIRED = Rule("required", "can't be blank")
+CAST_STRING = Rule("cast", "is invalid", ("string",))
+
+
+class ServiceError(Exception):
+    """Base of every error the service answers with. Its text never carries a secret."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "Internal server error."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class RequestMalformedError(ServiceError):
+    status = 400
+    type = "request_malformed"
+    default_message = "Request body is malformed."
+
+
+class UnauthorizedError(ServiceError):
+    status = 401
+    type = "access_denied"
+    default_message = "Access denied."
+
+
+class InvalidGrantError(UnauthorizedError):
+    type = "invalid_grant"
+    default_message = "Grant type not allowed."
+
+
+class InvalidClientError(UnauthorizedError):
+    type = "invalid_client"
+    default_message = "Invalid client id or secret."
+
+
+class TokenNotFoundError(UnauthorizedError):
+    type = "token_not_found"
+    default_message = "Token not found."
+
+
+class TokenExpiredError(UnauthorizedError):
+    type = "token_expired"
+    default_message = "Token expired."
+
+
+class UserBlockedError(UnauthorizedError):
+    type = "user_blocked"
+    default_message = "User blocked."
+
+
+class AccessDeniedError(UnauthorizedError):
+    type = "access_denied"
+    default_message = "Resource owner revoked access for the client."
+
+
+class NotFoundError(ServiceError):
+    status = 404
+    type = "not_found"
+    default_message = "Not found."
+
+
+class MethodNotAllowedError(ServiceError):
+    status = 405
+    type = "method_not_allowed"
+    default_message = "Method not allowed."
+
+
+class ConflictError(ServiceError):
+    status = 409
+    type = "conflict"
+    default_message = "Conflict."
+
+
+class PayloadTooLargeError(ServiceError):
+    status = 413
+    type = "request_too_large"
+    default_message = "Request body is too large."
+
+
+class ContentTypeInvalidError(ServiceError):
+    status = 415
+    type = "content_type_invalid"
+    default_message = "Invalid Content-Type header. Expected: application/json."
+
+
+class ValidationError(ServiceError):
+    status = 422
+    type = "validation_failed"
+    default_message = VALIDATION_MESSAGE
+
+    def __init__(self, invalid: tuple[InvalidEntry, ...] = (), message: str | None = None) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
+@dataclass
+class InvalidCollector:
+    """Gathers failing fields so that one 422 lists all of them (CONTRACT §4)."""
+
+    entries: list[InvalidEntry] = field(default_factory=list)
+
+    def add(self, path: str, rule: Rule) -> None:
+        self.entries.append(InvalidEntry(path, (rule,)))
+
+    def raise_if_any(self) -> None:
+        if self.entries:
+            raise ValidationError(tuple(self.entries))

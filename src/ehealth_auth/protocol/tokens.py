@@ -1,0 +1,66 @@
+"""Minting token values (CONTRACT §5): random, URL-safe, >= 128 bits, stored only as hashes."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
+from ehealth_auth.protocol.ports import SecretHasher
+
+TOKEN_BYTES = 32  # 256 bits of entropy, well above the contract's 128-bit floor
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    """A new token in both of its forms: the row to store and the answer to give once."""
+
+    record: NewToken
+    issued: IssuedToken
+
+
+def new_token_value() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def mint(
+    hasher: SecretHasher,
+    *,
+    name: TokenName,
+    now: int,
+    ttl: int,
+    user_id: UUID,
+    client_id: UUID,
+    scope: str,
+    details: dict[str, str],
+    family_id: UUID | None = None,
+    parent_id: UUID | None = None,
+) -> MintedToken:
+    """Create a token; a token without a family starts a new one (a new authorization)."""
+    value = new_token_value()
+    token_id = uuid.uuid4()
+    expires_at = now + ttl
+    record = NewToken(
+        id=token_id,
+        name=name,
+        value_hash=hasher.digest(value),
+        issued_at=now,
+        expires_at=expires_at,
+        user_id=user_id,
+        client_id=client_id,
+        scope=scope,
+        details=details,
+        family_id=family_id or token_id,
+        parent_id=parent_id,
+    )
+    issued = IssuedToken(
+        id=token_id,
+        name=name,
+        value=value,
+        expires_at=expires_at,
+        user_id=user_id,
+        details=details,
+    )
+    return MintedToken(record, issued)

@@ -1,0 +1,38 @@
+"""Field checks that produce CONTRACT §4 `invalid` entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from uuid import UUID
+
+from ehealth_auth.protocol.errors import CAST_STRING, REQUIRED, InvalidCollector
+
+
+def require_strings(
+    params: Mapping[str, object], names: Iterable[str], prefix: str
+) -> dict[str, str]:
+    """Return the named fields as non-blank strings, or raise one 422 listing every bad field.
+
+    Missing, null, empty and whitespace-only values are `required`; any other JSON type is `cast`.
+    """
+    collector = InvalidCollector()
+    values: dict[str, str] = {}
+    for name in names:
+        value = params.get(name)
+        path = f"{prefix}.{name}"
+        if value is None or (isinstance(value, str) and not value.strip()):
+            collector.add(path, REQUIRED)
+        elif not isinstance(value, str):
+            collector.add(path, CAST_STRING)
+        else:
+            values[name] = value
+    collector.raise_if_any()
+    return values
+
+
+def parse_uuid(value: str) -> UUID | None:
+    """A canonical UUID, or None: malformed ids are answered like unknown ones, never with a 500."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

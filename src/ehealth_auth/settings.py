@@ -1,0 +1,71 @@
+"""Service configuration: one Settings object, read once at the edge (env prefix EHEALTH_AUTH_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/ehealth-auth.db"
+# The placeholder key only serves the embedded demo; `ensure_servable` refuses it elsewhere.
+PLACEHOLDER_SECRET_KEY = "insecure-demo-key-change-me"  # noqa: S105
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised when the service is asked to run with settings that are unsafe outside the demo."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EHEALTH_AUTH_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    access_token_ttl: int = Field(default=28_800, gt=0)
+    refresh_token_ttl: int = Field(default=2_592_000, gt=0)
+    code_ttl: int = Field(default=300, gt=0)
+    refresh_rotation: Literal["off", "on"] = "off"
+    refresh_reuse_grace: int = Field(default=0, ge=0)
+    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
+    max_body_bytes: int = Field(default=65_536, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("admin_keys", mode="before")
+    @classmethod
+    def _split_admin_keys(cls, value: object) -> object:
+        # Operators set a comma-separated list; blank items are ignored.
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @property
+    def uses_placeholder_key(self) -> bool:
+        return self.secret_key.get_secret_value() == PLACEHOLDER_SECRET_KEY
+
+    @property
+    def is_embedded_demo(self) -> bool:
+        return self.database_url == DEFAULT_DATABASE_URL
+
+    def ensure_servable(self) -> None:
+        """Refuse the placeholder secret key anywhere but the embedded demo database."""
+        if self.uses_placeholder_key and not self.is_embedded_demo:
+            raise InsecureSettingsError(
+                "EHEALTH_AUTH_SECRET_KEY is the placeholder demo key; set a random key "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+
+    def sqlite_path(self) -> Path | None:
+        """The file behind a sqlite:/// URL, or None for other backends and in-memory databases."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url[len(prefix) :].split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" else None

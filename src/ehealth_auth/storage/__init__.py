@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 tables, the stores that implement the protocol's ports, and Alembic migrations."""

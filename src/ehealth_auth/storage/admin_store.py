@@ -1,0 +1,222 @@
+"""SQL implementation of the AdminStore port (operator actions)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ehealth_auth.protocol.errors import ConflictError
+from ehealth_auth.protocol.model import NewToken
+from ehealth_auth.protocol.records import (
+    ApprovalRecord,
+    ClientRecord,
+    ClientTypeRecord,
+    ConnectionRecord,
+    UserRecord,
+)
+from ehealth_auth.storage.tables import (
+    approvals,
+    client_types,
+    clients,
+    connections,
+    tokens,
+    users,
+)
+from ehealth_auth.storage.token_store import token_row
+
+
+def _stamps(now: int) -> dict[str, int]:
+    return {"inserted_at": now, "updated_at": now}
+
+
+async def revoke_tokens(conn: AsyncConnection, now: int, *where: sa.ColumnElement[bool]) -> int:
+    """Mark every live token matching `where` revoked; the shared step of all revocation events."""
+    result = await conn.execute(
+        tokens.update().where(tokens.c.revoked_at.is_(None), *where).values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+class SqlAdminStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_client_type(self, record: ClientTypeRecord, now: int) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    client_types.insert().values(
+                        id=record.id, name=record.name, scope=record.scope, **_stamps(now)
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"Client type {record.name!r} already exists.") from exc
+
+    async def client_type_by_name(self, name: str) -> ClientTypeRecord | None:
+        return await self._client_type(client_types.c.name == name)
+
+    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None:
+        return await self._client_type(
+            client_types.c.id
+            == sa.select(clients.c.client_type_id)
+            .where(clients.c.id == client_id)
+            .scalar_subquery()
+        )
+
+    async def _client_type(self, where: sa.ColumnElement[bool]) -> ClientTypeRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(client_types.c.id, client_types.c.name, client_types.c.scope).where(
+                        where
+                    )
+                )
+            ).first()
+        return ClientTypeRecord(row.id, row.name, row.scope) if row else None
+
+    async def add_client(
+        self, client: ClientRecord, connection: ConnectionRecord, now: int
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                clients.insert().values(
+                    id=client.id,
+                    name=client.name,
+                    client_type_id=client.client_type_id,
+                    is_blocked=client.is_blocked,
+                    **_stamps(now),
+                )
+            )
+            await conn.execute(
+                connections.insert().values(
+                    id=connection.id,
+                    client_id=connection.client_id,
+                    consumer_id=connection.consumer_id,
+                    secret_hash=connection.secret_hash,
+                    redirect_uri=connection.redirect_uri,
+                    **_stamps(now),
+                )
+            )
+
+    async def client(self, client_id: UUID) -> ClientRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        clients.c.id, clients.c.name, clients.c.client_type_id, clients.c.is_blocked
+                    ).where(clients.c.id == client_id)
+                )
+            ).first()
+        return ClientRecord(row.id, row.name, row.client_type_id, row.is_blocked) if row else None
+
+    async def client_count(self) -> int:
+        async with self._engine.connect() as conn:
+            count: int = (
+                await conn.execute(sa.select(sa.func.count()).select_from(clients))
+            ).scalar_one()
+        return count
+
+    async def set_client_blocked(self, client_id: UUID, blocked: bool, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                clients.update()
+                .where(clients.c.id == client_id)
+                .values(is_blocked=blocked, updated_at=now)
+            )
+        return result.rowcount == 1
+
+    async def revoke_client_tokens(self, client_id: UUID, now: int) -> int:
+        async with self._engine.begin() as conn:
+            return await revoke_tokens(conn, now, tokens.c.client_id == client_id)
+
+    async def add_user(self, record: UserRecord, now: int) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    users.insert().values(
+                        id=record.id,
+                        email=record.email,
+                        password_hash=record.password_hash,
+                        is_blocked=record.is_blocked,
+                        **_stamps(now),
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError("A user with this email already exists.") from exc
+
+    async def user(self, user_id: UUID) -> UserRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        users.c.id, users.c.email, users.c.password_hash, users.c.is_blocked
+                    ).where(users.c.id == user_id)
+                )
+            ).first()
+        return UserRecord(row.id, row.email, row.password_hash, row.is_blocked) if row else None
+
+    async def block_user(self, user_id: UUID, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                users.update().where(users.c.id == user_id).values(is_blocked=True, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            await revoke_tokens(conn, now, tokens.c.user_id == user_id)
+        return True
+
+    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(approvals.c.id, approvals.c.scope).where(
+                        approvals.c.user_id == user_id, approvals.c.client_id == client_id
+                    )
+                )
+            ).first()
+        return ApprovalRecord(row.id, user_id, client_id, row.scope) if row else None
+
+    async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(
+                approvals.update()
+                .where(
+                    approvals.c.user_id == record.user_id, approvals.c.client_id == record.client_id
+                )
+                .values(scope=record.scope, updated_at=now)
+                .returning(approvals.c.id)
+            )
+            existing = updated.scalar_one_or_none()
+            if existing is not None:
+                return ApprovalRecord(existing, record.user_id, record.client_id, record.scope)
+            await conn.execute(
+                approvals.insert().values(
+                    id=record.id,
+                    user_id=record.user_id,
+                    client_id=record.client_id,
+                    scope=record.scope,
+                    **_stamps(now),
+                )
+            )
+        return record
+
+    async def delete_approval(self, user_id: UUID, client_id: UUID, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                approvals.delete().where(
+                    approvals.c.user_id == user_id, approvals.c.client_id == client_id
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            await revoke_tokens(
+                conn, now, tokens.c.user_id == user_id, tokens.c.client_id == client_id
+            )
+        return True
+
+    async def add_token(self, token: NewToken) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(tokens.insert(), token_row(token))

@@ -1,0 +1,63 @@
+"""Database URLs and engines: plain `postgresql://` and `sqlite:///` URLs map to async drivers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+
+class UnsupportedDatabaseError(ValueError):
+    pass
+
+
+def async_url(database_url: str) -> URL:
+    """The SQLAlchemy URL with this service's async driver for the backend named."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if url.drivername in _DRIVERS.values():
+        return url
+    if backend not in _DRIVERS or url.drivername != backend:
+        raise UnsupportedDatabaseError(
+            f"unsupported database URL scheme {url.drivername!r}: use postgresql:// or sqlite:///"
+        )
+    return url.set(drivername=_DRIVERS[backend])
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    url = async_url(database_url)
+    if is_sqlite(url):
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        return engine
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+    )
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; the busy timeout queues writers instead of
+    # failing them; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

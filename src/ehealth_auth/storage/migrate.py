@@ -1,0 +1,32 @@
+"""Schema upgrades through Alembic, callable from the CLI and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+_SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPT_LOCATION))
+    # ConfigParser interpolation would eat a literal '%' in a password.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
+    """Run the upgrade from inside a running event loop (Alembic's env starts its own)."""
+    await asyncio.to_thread(upgrade, database_url, revision)

@@ -1,0 +1,98 @@
+"""The schema, identical on SQLite and PostgreSQL. No column holds a usable secret.
+
+Times are integer Unix seconds. Token values and connection secrets are stored as keyed
+HMAC-SHA-256 digests; user passwords as argon2id hashes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+client_types = sa.Table(
+    "client_types",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("inserted_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+clients = sa.Table(
+    "clients",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("client_type_id", sa.Uuid, sa.ForeignKey("client_types.id"), nullable=False),
+    sa.Column("is_blocked", sa.Boolean, nullable=False, default=False),
+    sa.Column("inserted_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("client_id", sa.Uuid, sa.ForeignKey("clients.id"), nullable=False, index=True),
+    sa.Column("consumer_id", sa.Uuid, sa.ForeignKey("clients.id"), nullable=True),
+    sa.Column("secret_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("inserted_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("is_blocked", sa.Boolean, nullable=False, default=False),
+    sa.Column("inserted_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # Emails are unique whatever their case.
+    sa.Index("uq_users_email_lower", sa.func.lower(sa.column("email")), unique=True),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("client_id", sa.Uuid, sa.ForeignKey("clients.id"), nullable=False, index=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("inserted_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("user_id", "client_id"),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("value_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("issued_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("client_id", sa.Uuid, sa.ForeignKey("clients.id"), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    # The authorization a token descends from; a whole family is revoked on reuse (CONTRACT §6).
+    sa.Column("family_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("parent_id", sa.Uuid, nullable=True),
+    sa.Index("ix_tokens_user_id_client_id", "user_id", "client_id"),
+    sa.Index("ix_tokens_client_id", "client_id"),
+    sa.Index("ix_tokens_expires_at", "expires_at"),
+)

@@ -1,0 +1,1 @@
+"""The ASGI app: parses requests, calls the protocol, renders the eHealth envelope."""

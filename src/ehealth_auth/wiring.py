@@ -1,0 +1,71 @@
+"""The one place that composes settings, storage and protocol into a running service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from ehealth_auth.crypto import Argon2PasswordHasher, HmacSecretHasher, SystemClock
+from ehealth_auth.logs import configure_logging
+from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
+from ehealth_auth.protocol.model import TokenPolicy
+from ehealth_auth.protocol.ports import Clock
+from ehealth_auth.protocol.token_endpoint import TokenEndpoint
+from ehealth_auth.settings import Settings
+from ehealth_auth.storage.admin_store import SqlAdminStore
+from ehealth_auth.storage.engine import create_engine
+from ehealth_auth.storage.token_store import SqlRefreshGrantStore
+from ehealth_auth.web.app import create_app
+
+
+def token_policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        access_ttl=settings.access_token_ttl,
+        refresh_ttl=settings.refresh_token_ttl,
+        code_ttl=settings.code_ttl,
+        rotation=settings.refresh_rotation == "on",
+        reuse_grace=settings.refresh_reuse_grace,
+    )
+
+
+@dataclass(frozen=True)
+class Services:
+    engine: AsyncEngine
+    token_endpoint: TokenEndpoint
+    admin: AdminService
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    engine = create_engine(settings.database_url)
+    hasher = HmacSecretHasher(settings.secret_key.get_secret_value().encode())
+    clock = clock or SystemClock()
+    policy = token_policy(settings)
+    refresh = RefreshTokenGrant(SqlRefreshGrantStore(engine), hasher, clock, policy)
+    admin = AdminService(SqlAdminStore(engine), hasher, Argon2PasswordHasher(), clock, policy)
+    return Services(engine=engine, token_endpoint=TokenEndpoint([refresh]), admin=admin)
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    services = build_services(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await services.engine.dispose()
+
+    return create_app(
+        services.token_endpoint, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
+    )
+
+
+def app_from_env() -> Starlette:
+    """Factory for the ASGI server: settings from the environment, checked before serving."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    settings.ensure_servable()
+    return build_app(settings)
