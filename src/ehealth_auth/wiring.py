@@ -50,16 +50,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(engine=engine, token_endpoint=TokenEndpoint([refresh]), admin=admin)
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> Starlette:
-    services = build_services(settings, clock)
+def build_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The app over `services` (built from `settings` when not given); it disposes the engine."""
+    ready = services or build_services(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
-        await services.engine.dispose()
+        await ready.engine.dispose()
 
     return create_app(
-        services.token_endpoint, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
+        ready.token_endpoint, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
     )
 
 

@@ -44,11 +44,12 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
+    # Statement parameters hold digests of secrets: keep them out of exception texts and logs.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
     )
 
 

@@ -1,0 +1,182 @@
+"""The real server process: the `make run` demo path, workers, the placeholder-key guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.support import TEST_SECRET_KEY
+
+CLI = str(Path(sys.executable).with_name("ehealth-auth"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EHEALTH_AUTH_")}
+    env.update(values)
+    return env
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/ready-probe", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+def start_server(
+    cwd: Path, env: dict[str, str], port: int, log: Path, workers: int = 1
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [CLI, "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    wait_ready(port, process)
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+def test_demo_prints_a_curl_refresh_that_the_server_answers_with_201(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env()  # the embedded default: ./var/ehealth-auth.db, placeholder key
+    assert run_cli(["migrate"], tmp_path, env).returncode == 0
+    seeded = run_cli(["demo", "--url", f"http://127.0.0.1:{port}"], tmp_path, env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "DEMO DATA" in seeded.stdout
+    curl = next(line for line in seeded.stdout.splitlines() if line.startswith("curl "))
+    assert (tmp_path / "var" / "ehealth-auth.db").exists()
+
+    again = run_cli(["demo"], tmp_path, env)
+    assert again.returncode == 0
+    assert "curl" not in again.stdout
+
+    server = start_server(tmp_path, env, port, tmp_path / "server.log")
+    try:
+        answer = subprocess.run(
+            [*shlex.split(curl), "-w", "\n%{http_code}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        stop(server)
+    body, status = answer.stdout.rsplit("\n", 1)
+    assert status == "201", body
+    assert '"name":"access_token"' in body
+    # Access logs carry the request, never its secrets.
+    log = (tmp_path / "server.log").read_text()
+    secret = re.search(r'"client_secret":"([^"]+)"', curl)
+    assert secret
+    assert secret.group(1) not in log
+    assert '"path":"/oauth/tokens"' in log
+
+
+def test_serve_refuses_placeholder_key_outside_the_demo(tmp_path: Path) -> None:
+    env = clean_env(EHEALTH_AUTH_DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}")
+    result = run_cli(["serve", "--port", str(free_port())], tmp_path, env)
+    assert result.returncode != 0
+    assert "EHEALTH_AUTH_SECRET_KEY" in result.stderr
+
+
+def test_workers_share_one_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    env = clean_env(EHEALTH_AUTH_DATABASE_URL=pg_url, EHEALTH_AUTH_SECRET_KEY=TEST_SECRET_KEY)
+    assert run_cli(["migrate"], tmp_path, env).returncode == 0
+
+    def made(*args: str) -> dict[str, Any]:
+        result = run_cli(["--json", *args], tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        value: dict[str, Any] = json.loads(result.stdout)
+        return value
+
+    made("client-types", "create", "--name", "MIS", "--scope", "a")
+    client = made(
+        "clients",
+        "create",
+        "--name",
+        "C",
+        "--client-type",
+        "MIS",
+        "--redirect-uri",
+        "https://x.org/cb",
+    )
+    user = made("users", "create", "--email", "u@x.org", "--password", "password1")
+    made(
+        "approvals", "create", "--user-id", user["id"], "--client-id", client["id"], "--scope", "a"
+    )
+    token = made(
+        "tokens",
+        "create",
+        "--name",
+        "refresh_token",
+        "--user-id",
+        user["id"],
+        "--client-id",
+        client["id"],
+    )
+    port = free_port()
+    server = start_server(tmp_path, env, port, tmp_path / "server.log", workers=2)
+    try:
+        body = {
+            "token": {
+                "grant_type": "refresh_token",
+                "client_id": client["id"],
+                "client_secret": client["connection"]["secret"],  # type: ignore[index]
+                "refresh_token": token["value"],
+            }
+        }
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            statuses = {http.post("/oauth/tokens", json=body).status_code for _ in range(20)}
+    finally:
+        stop(server)
+    assert statuses == {201}

@@ -1,0 +1,107 @@
+"""Fixtures: every integration and acceptance test runs on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from ehealth_auth.settings import Settings
+from ehealth_auth.storage import migrate
+from ehealth_auth.wiring import Services, build_app, build_services
+from tests.support import TEST_SECRET_KEY, MutableClock, World, clear_tables, seed_world
+
+PG_ADMIN_URL = os.environ.get(
+    "EHEALTH_AUTH_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres"
+)
+BACKENDS = ("sqlite", "postgresql")
+
+
+async def _pg_execute(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database(prefix: str = "ehealth_auth_test") -> str:
+    """A new empty PostgreSQL database; its plain URL. Unreachable PostgreSQL fails the run."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required and unreachable: {exc}")
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_database_factory() -> Iterator[list[str]]:
+    """Databases a test creates with create_pg_database are dropped at the end of the run."""
+    created: list[str] = []
+    yield created
+    for url in created:
+        drop_pg_database(url)
+
+
+def new_database_url(backend: str, directory: Path, created: list[str]) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{directory / f'ehealth-{uuid.uuid4().hex[:8]}.db'}"
+    url = create_pg_database()
+    created.append(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_database_factory: list[str],
+) -> str:
+    """One migrated database per backend for the whole run; tests empty it before use."""
+    url = new_database_url(request.param, tmp_path_factory.mktemp("db"), pg_database_factory)
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> MutableClock:
+    return MutableClock()
+
+
+@pytest.fixture
+def settings(migrated_url: str) -> Settings:
+    return Settings(database_url=migrated_url, secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: MutableClock) -> AsyncIterator[Services]:
+    built = build_services(settings, clock)
+    await clear_tables(built.engine)
+    yield built
+    await built.engine.dispose()
+
+
+@pytest.fixture
+async def world(services: Services) -> World:
+    return await seed_world(services.admin)
+
+
+@pytest.fixture
+async def http(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app(settings, services)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
