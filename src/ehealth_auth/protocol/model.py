@@ -39,6 +39,7 @@ class NewToken:
     details: dict[str, str]
     family_id: UUID
     parent_id: UUID | None = None
+    connection_id: UUID | None = None
 
 
 @dataclass(frozen=True)

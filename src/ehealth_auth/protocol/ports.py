@@ -47,6 +47,7 @@ class RefreshContext:
     `approval_scope` describe the token's user and that user's approval for the calling client.
     """
 
+    connection_id: UUID
     client_blocked: bool
     token: StoredRefreshToken | None
     user_blocked: bool

@@ -37,6 +37,7 @@ def mint(
     details: dict[str, str],
     family_id: UUID | None = None,
     parent_id: UUID | None = None,
+    connection_id: UUID | None = None,
 ) -> MintedToken:
     """Create a token; a token without a family starts a new one (a new authorization)."""
     value = new_token_value()
@@ -54,6 +55,7 @@ def mint(
         details=details,
         family_id=family_id or token_id,
         parent_id=parent_id,
+        connection_id=connection_id,
     )
     issued = IssuedToken(
         id=token_id,

@@ -17,6 +17,7 @@ from ehealth_auth.storage.tables import approvals, clients, connections, tokens,
 # the token, user or approval is missing, so the protocol can tell each check apart.
 _LOAD_REFRESH_CONTEXT = (
     sa.select(
+        connections.c.id.label("connection_id"),
         clients.c.is_blocked,
         tokens.c.id,
         tokens.c.client_id,
@@ -88,6 +89,7 @@ class SqlRefreshGrantStore:
                 family_id=row.family_id,
             )
         return RefreshContext(
+            connection_id=row.connection_id,
             client_blocked=row.is_blocked,
             token=token,
             user_blocked=bool(row.user_blocked),

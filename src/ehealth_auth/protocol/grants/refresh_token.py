@@ -27,6 +27,7 @@ class ValidRefresh:
     """A refresh request that passed every check: what the issue phase needs."""
 
     client_id: UUID
+    connection_id: UUID
     token: StoredRefreshToken
     scope: str
     now: int
@@ -76,7 +77,7 @@ class RefreshTokenGrant:
             raise UserBlockedError()
         if context.approval_scope is None:
             raise AccessDeniedError()
-        return ValidRefresh(client_id, token, context.approval_scope, now)
+        return ValidRefresh(client_id, context.connection_id, token, context.approval_scope, now)
 
     async def issue(self, valid: ValidRefresh) -> IssuedToken:
         # The new access token carries the approval's current scope, not the old token's.
@@ -95,6 +96,7 @@ class RefreshTokenGrant:
             },
             family_id=valid.token.family_id,
             parent_id=valid.token.id,
+            connection_id=valid.connection_id,
         )
         await self._store.add_token(access.record)
         return access.issued
