@@ -19,14 +19,29 @@ TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 
 
 class MutableClock:
+    """A clock the test sets. Each millisecond reading ticks by one, so that requests made one
+    after another are ordered, as on a real clock."""
+
     def __init__(self, now: int | None = None) -> None:
-        self.current = int(time.time()) if now is None else now
+        self._ms = (int(time.time()) if now is None else now) * 1000
+
+    @property
+    def current(self) -> int:
+        return self._ms // 1000
+
+    @current.setter
+    def current(self, seconds: int) -> None:
+        self._ms = seconds * 1000
 
     def now(self) -> int:
-        return self.current
+        return self._ms // 1000
 
-    def advance(self, seconds: int) -> None:
-        self.current += seconds
+    def now_ms(self) -> int:
+        self._ms += 1
+        return self._ms
+
+    def advance(self, seconds: float) -> None:
+        self._ms += int(seconds * 1000)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 class HmacSecretHasher:
@@ -43,3 +48,29 @@ class Argon2PasswordHasher:
 class SystemClock:
     def now(self) -> int:
         return int(time.time())
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+class AesGcmSuccessorCipher:
+    """AES-256-GCM under a key derived from the server key, for the successor-token echo."""
+
+    _NONCE_BYTES = 12
+
+    def __init__(self, server_key: bytes) -> None:
+        key = HKDF(
+            algorithm=SHA256(), length=32, salt=None, info=b"ehealth-auth successor token"
+        ).derive(server_key)
+        self._aead = AESGCM(key)
+
+    def encrypt(self, value: str, context: bytes) -> bytes:
+        nonce = secrets.token_bytes(self._NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, value.encode(), context)
+
+    def decrypt(self, blob: bytes, context: bytes) -> str | None:
+        nonce, sealed = blob[: self._NONCE_BYTES], blob[self._NONCE_BYTES :]
+        try:
+            return self._aead.decrypt(nonce, sealed, context).decode()
+        except (InvalidTag, ValueError):
+            return None

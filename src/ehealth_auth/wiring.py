@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from ehealth_auth.crypto import Argon2PasswordHasher, HmacSecretHasher, SystemClock
+from ehealth_auth.crypto import (
+    AesGcmSuccessorCipher,
+    Argon2PasswordHasher,
+    HmacSecretHasher,
+    SystemClock,
+)
 from ehealth_auth.logs import configure_logging
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
@@ -30,6 +35,7 @@ def token_policy(settings: Settings) -> TokenPolicy:
         code_ttl=settings.code_ttl,
         rotation=settings.refresh_rotation == "on",
         reuse_grace=settings.refresh_reuse_grace,
+        revokes_previous_access=settings.refresh_revokes_previous_access == "on",
     )
 
 
@@ -42,10 +48,13 @@ class Services:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url)
-    hasher = HmacSecretHasher(settings.secret_key.get_secret_value().encode())
+    server_key = settings.secret_key.get_secret_value().encode()
+    hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
-    refresh = RefreshTokenGrant(SqlRefreshGrantStore(engine), hasher, clock, policy)
+    refresh = RefreshTokenGrant(
+        SqlRefreshGrantStore(engine), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
+    )
     admin = AdminService(SqlAdminStore(engine), hasher, Argon2PasswordHasher(), clock, policy)
     return Services(engine=engine, token_endpoint=TokenEndpoint([refresh]), admin=admin)
 

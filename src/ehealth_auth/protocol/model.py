@@ -22,6 +22,7 @@ class TokenPolicy:
     code_ttl: int = 300
     rotation: bool = False
     reuse_grace: int = 0
+    revokes_previous_access: bool = False
 
 
 @dataclass(frozen=True)

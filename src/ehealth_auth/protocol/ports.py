@@ -14,6 +14,10 @@ class Clock(Protocol):
         """Current time as integer Unix seconds."""
         ...
 
+    def now_ms(self) -> int:
+        """Current time as integer Unix milliseconds (for ordering requests against rotations)."""
+        ...
+
 
 class SecretHasher(Protocol):
     """Keyed digest of service-generated secrets (tokens, connection secrets)."""
@@ -29,6 +33,19 @@ class PasswordHasher(Protocol):
     def verify(self, password_hash: str, password: str) -> bool: ...
 
 
+class SuccessorCipher(Protocol):
+    """Authenticated encryption of a successor refresh token for the grace window (CONTRACT §6).
+
+    `context` binds the ciphertext to the retired token, so it cannot be replayed for another.
+    """
+
+    def encrypt(self, value: str, context: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes, context: bytes) -> str | None:
+        """The value, or None when the blob is not a valid encryption for this context."""
+        ...
+
+
 @dataclass(frozen=True)
 class StoredRefreshToken:
     id: UUID
@@ -37,6 +54,9 @@ class StoredRefreshToken:
     expires_at: int
     revoked: bool
     family_id: UUID
+    retired_at_ms: int | None = None
+    successor_id: UUID | None = None
+    successor_value_enc: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -61,4 +81,25 @@ class RefreshGrantStore(Protocol):
         """The context for a refresh, or None when no connection of the client has that secret."""
         ...
 
-    async def add_token(self, token: NewToken) -> None: ...
+    async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
+        """Store an access token; optionally revoke its family's earlier access tokens with it."""
+        ...
+
+    async def rotate(
+        self,
+        retired_id: UUID,
+        retired_at_ms: int,
+        successor: NewToken,
+        successor_value_enc: bytes | None,
+        access: NewToken,
+        *,
+        revoke_earlier_access: bool,
+    ) -> bool:
+        """Retire the presented refresh token and store its successor and the access token, in
+        one transaction. False, with nothing written, when the token was already retired or
+        revoked: the request lost a race."""
+        ...
+
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        """Revoke every live token descended from one authorization; returns how many."""
+        ...

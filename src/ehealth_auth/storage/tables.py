@@ -94,9 +94,10 @@ tokens = sa.Table(
     sa.Column("parent_id", sa.Uuid, nullable=True),
     # The connection (client secret) the token was issued through; null for operator mints.
     sa.Column("connection_id", sa.Uuid, sa.ForeignKey("connections.id"), nullable=True),
-    # Rotation (CONTRACT §6): when a refresh token was retired, the refresh token that replaced
-    # it, and that successor's value encrypted with the server key during the grace window only.
-    sa.Column("rotated_at", sa.BigInteger, nullable=True),
+    # Rotation (CONTRACT §6): when a refresh token was retired (Unix milliseconds: the race rule
+    # compares it with request arrival times), the refresh token that replaced it, and that
+    # successor's value encrypted with the server key, kept for the grace window only.
+    sa.Column("retired_at_ms", sa.BigInteger, nullable=True),
     sa.Column("successor_id", sa.Uuid, nullable=True),
     sa.Column("successor_value_enc", sa.LargeBinary, nullable=True),
     sa.Index("ix_tokens_user_id_client_id", "user_id", "client_id"),

@@ -1,7 +1,14 @@
-"""`grant_type=refresh_token` (RFC 6749 §6; CONTRACT §2 checks 4-11, in their order)."""
+"""`grant_type=refresh_token` (RFC 6749 §6; CONTRACT §2 checks 4-11 in their order, and §6).
+
+Rotation follows RFC 9700 §4.14.2: each refresh retires the presented token and issues a
+successor; presenting a retired token again revokes the whole family. What tells a race from
+theft is time: a request that arrived before the token was retired lost a race (401, nothing
+revoked); one that arrived after it, and after any grace window, is reuse.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
@@ -15,11 +22,18 @@ from ehealth_auth.protocol.errors import (
     UserBlockedError,
 )
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
-from ehealth_auth.protocol.ports import Clock, RefreshGrantStore, SecretHasher, StoredRefreshToken
-from ehealth_auth.protocol.tokens import mint
+from ehealth_auth.protocol.ports import (
+    Clock,
+    RefreshGrantStore,
+    SecretHasher,
+    StoredRefreshToken,
+    SuccessorCipher,
+)
+from ehealth_auth.protocol.tokens import MintedToken, mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")
+ALREADY_USED = "Token has already been used."
 
 
 @dataclass(frozen=True)
@@ -42,14 +56,26 @@ class RefreshTokenGrant:
         hasher: SecretHasher,
         clock: Clock,
         policy: TokenPolicy,
+        cipher: SuccessorCipher,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
+        self._cipher = cipher
 
     async def handle(self, params: Mapping[str, object]) -> IssuedToken:
-        return await self.issue(await self.validate(params))
+        arrived_ms = self._clock.now_ms()
+        valid = await self.validate(params)
+        if valid.token.retired_at_ms is None:
+            issued = await self._refresh(valid)
+            if issued is not None:
+                return issued
+            if not self._policy.reuse_grace:
+                raise InvalidGrantError(ALREADY_USED)
+            # Lost a race with grace on: read what the winner left, to answer as a retry.
+            valid = await self.validate(params)
+        return await self._answer_retired(valid, arrived_ms)
 
     async def validate(self, params: Mapping[str, object]) -> ValidRefresh:
         fields = require_strings(params, _FIELDS, "$.token")
@@ -79,9 +105,61 @@ class RefreshTokenGrant:
             raise AccessDeniedError()
         return ValidRefresh(client_id, context.connection_id, token, context.approval_scope, now)
 
-    async def issue(self, valid: ValidRefresh) -> IssuedToken:
+    async def _refresh(self, valid: ValidRefresh) -> IssuedToken | None:
+        """Issue for a live token; None when a concurrent request retired it first."""
+        access = self._mint_access(valid)
+        revoke_earlier = self._policy.revokes_previous_access
+        if not self._policy.rotation:
+            await self._store.add_access_token(access.record, revoke_earlier_access=revoke_earlier)
+            return access.issued
+        successor = mint(
+            self._hasher,
+            name=TokenName.REFRESH_TOKEN,
+            now=valid.now,
+            ttl=self._policy.refresh_ttl,
+            user_id=valid.token.user_id,
+            client_id=valid.client_id,
+            scope=valid.scope,
+            details={"client_id": str(valid.client_id), "scope": valid.scope},
+            family_id=valid.token.family_id,
+            parent_id=valid.token.id,
+            connection_id=valid.connection_id,
+        )
+        sealed = None
+        if self._policy.reuse_grace:
+            sealed = self._cipher.encrypt(successor.issued.value, valid.token.id.bytes)
+        won = await self._store.rotate(
+            valid.token.id,
+            self._clock.now_ms(),
+            successor.record,
+            sealed,
+            access.record,
+            revoke_earlier_access=revoke_earlier,
+        )
+        return _with_refresh_token(access.issued, successor.issued.value) if won else None
+
+    async def _answer_retired(self, valid: ValidRefresh, arrived_ms: int) -> IssuedToken:
+        token = valid.token
+        retired_at_ms = token.retired_at_ms
+        if retired_at_ms is None:  # the race was lost to something other than a rotation
+            raise InvalidGrantError(ALREADY_USED)
+        in_grace = self._clock.now_ms() < retired_at_ms + self._policy.reuse_grace * 1000
+        if in_grace and token.successor_value_enc is not None:
+            successor = self._cipher.decrypt(token.successor_value_enc, token.id.bytes)
+            if successor is not None:
+                access = self._mint_access(valid)
+                await self._store.add_access_token(
+                    access.record, revoke_earlier_access=self._policy.revokes_previous_access
+                )
+                return _with_refresh_token(access.issued, successor)
+        if not in_grace and arrived_ms > retired_at_ms:
+            # Presented after it was retired: the token leaked. Kill the whole family.
+            await self._store.revoke_family(token.family_id, valid.now)
+        raise InvalidGrantError(ALREADY_USED)
+
+    def _mint_access(self, valid: ValidRefresh) -> MintedToken:
         # The new access token carries the approval's current scope, not the old token's.
-        access = mint(
+        return mint(
             self._hasher,
             name=TokenName.ACCESS_TOKEN,
             now=valid.now,
@@ -98,5 +176,8 @@ class RefreshTokenGrant:
             parent_id=valid.token.id,
             connection_id=valid.connection_id,
         )
-        await self._store.add_token(access.record)
-        return access.issued
+
+
+def _with_refresh_token(access: IssuedToken, refresh_value: str) -> IssuedToken:
+    """The answer shows the new refresh token; the stored access token's details never do."""
+    return dataclasses.replace(access, details={**access.details, "refresh_token": refresh_value})

@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("tokens") as batch:
         batch.add_column(sa.Column("connection_id", sa.Uuid, nullable=True))
-        batch.add_column(sa.Column("rotated_at", sa.BigInteger, nullable=True))
+        batch.add_column(sa.Column("retired_at_ms", sa.BigInteger, nullable=True))
         batch.add_column(sa.Column("successor_id", sa.Uuid, nullable=True))
         batch.add_column(sa.Column("successor_value_enc", sa.LargeBinary, nullable=True))
         batch.create_foreign_key(
@@ -35,5 +35,5 @@ def downgrade() -> None:
         batch.drop_constraint("fk_tokens_connection_id_connections", type_="foreignkey")
         batch.drop_column("successor_value_enc")
         batch.drop_column("successor_id")
-        batch.drop_column("rotated_at")
+        batch.drop_column("retired_at_ms")
         batch.drop_column("connection_id")
