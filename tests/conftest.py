@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -82,8 +83,14 @@ def clock() -> MutableClock:
 
 
 @pytest.fixture
-def settings(migrated_url: str) -> Settings:
-    return Settings(database_url=migrated_url, secret_key=TEST_SECRET_KEY)
+def setting_overrides() -> dict[str, Any]:
+    """Settings a test module changes, e.g. by parametrizing this fixture's name."""
+    return {}
+
+
+@pytest.fixture
+def settings(migrated_url: str, setting_overrides: dict[str, Any]) -> Settings:
+    return Settings(database_url=migrated_url, secret_key=TEST_SECRET_KEY, **setting_overrides)
 
 
 @pytest.fixture

@@ -20,10 +20,12 @@ from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenPolicy
 from ehealth_auth.protocol.ports import Clock
+from ehealth_auth.protocol.purge import TokenPurger
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.engine import create_engine
+from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.web.app import create_app
 
@@ -44,6 +46,7 @@ class Services:
     engine: AsyncEngine
     token_endpoint: TokenEndpoint
     admin: AdminService
+    purger: TokenPurger
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -56,7 +59,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         SqlRefreshGrantStore(engine), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
     )
     admin = AdminService(SqlAdminStore(engine), hasher, Argon2PasswordHasher(), clock, policy)
-    return Services(engine=engine, token_endpoint=TokenEndpoint([refresh]), admin=admin)
+    purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
+    return Services(
+        engine=engine, token_endpoint=TokenEndpoint([refresh]), admin=admin, purger=purger
+    )
 
 
 def build_app(settings: Settings, services: Services | None = None) -> Starlette:

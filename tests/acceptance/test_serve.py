@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,65 +14,8 @@ import httpx
 import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.servers import clean_env, free_port, run_cli, start_server, stop
 from tests.support import TEST_SECRET_KEY
-
-CLI = str(Path(sys.executable).with_name("ehealth-auth"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EHEALTH_AUTH_")}
-    env.update(values)
-    return env
-
-
-def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/ready-probe", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("server did not start")
-
-
-def start_server(
-    cwd: Path, env: dict[str, str], port: int, log: Path, workers: int = 1
-) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    wait_ready(port, process)
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import uvicorn
 
-from ehealth_auth.cli import demo, operators
+from ehealth_auth.cli import demo, maintenance, operators
 from ehealth_auth.cli.runner import load_settings
 from ehealth_auth.settings import InsecureSettingsError
 from ehealth_auth.storage import migrate as migrations
@@ -53,6 +53,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
 for _group in operators.GROUPS:
     cli.add_command(_group)
+operators.tokens.add_command(maintenance.purge_expired)
 cli.add_command(demo.demo)
 
 

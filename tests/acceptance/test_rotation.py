@@ -1,0 +1,151 @@
+"""CONTRACT §6 over HTTP: rotation, reuse detection, the grace window, revoking earlier access."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from ehealth_auth.storage.tables import tokens
+from ehealth_auth.wiring import Services
+from tests.support import MutableClock, World
+
+ROTATION = {"refresh_rotation": "on"}
+GRACE = {"refresh_rotation": "on", "refresh_reuse_grace": 5}
+ALREADY_USED = {"type": "invalid_grant", "message": "Token has already been used."}
+
+
+async def refresh(http: httpx.AsyncClient, world: World, token: str) -> httpx.Response:
+    return await http.post("/oauth/tokens", json=world.refresh_body(refresh_token=token))
+
+
+async def family_rows(services: Services, world: World) -> list[Any]:
+    async with services.engine.connect() as conn:
+        result = await conn.execute(
+            sa.select(tokens).where(tokens.c.family_id == world.refresh_token_id)
+        )
+        return list(result)
+
+
+@pytest.mark.parametrize("setting_overrides", [ROTATION])
+async def test_rotation_issues_a_successor_and_retires_the_old_token(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    first = await refresh(http, world, world.refresh_token)
+    assert first.status_code == 201
+    details = first.json()["data"]["details"]
+    successor = details.pop("refresh_token")
+    assert successor != world.refresh_token
+    assert set(details) == {"client_id", "grant_type", "scope"}
+
+    second = await refresh(http, world, successor)
+    assert second.status_code == 201
+    assert second.json()["data"]["details"]["refresh_token"] not in (successor, world.refresh_token)
+    # Stored details never hold the refresh token value.
+    assert all("refresh_token" not in row.details for row in await family_rows(services, world))
+
+
+@pytest.mark.parametrize("setting_overrides", [ROTATION])
+async def test_refresh_revokes_family_when_old_token_is_reused(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    successor = (await refresh(http, world, world.refresh_token)).json()["data"]["details"][
+        "refresh_token"
+    ]
+    reused = await refresh(http, world, world.refresh_token)
+    assert reused.status_code == 401
+    assert reused.json()["error"] == ALREADY_USED
+
+    rows = await family_rows(services, world)
+    assert len(rows) == 3  # the original, its successor, one access token
+    assert all(row.revoked_at is not None for row in rows)
+    after = await refresh(http, world, successor)
+    assert after.status_code == 401
+    assert after.json()["error"]["type"] == "token_expired"
+
+
+@pytest.mark.parametrize("setting_overrides", [ROTATION])
+async def test_simultaneous_refreshes_have_one_winner_and_keep_the_family(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    answers = await asyncio.gather(*(refresh(http, world, world.refresh_token) for _ in range(8)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] + [401] * 7
+    assert all(a.json()["error"] == ALREADY_USED for a in answers if a.status_code == 401)
+    winner = next(a for a in answers if a.status_code == 201).json()["data"]
+    # The losers revoked nothing: the winner's tokens live on.
+    again = await refresh(http, world, winner["details"]["refresh_token"])
+    assert again.status_code == 201
+    live = [row for row in await family_rows(services, world) if row.revoked_at is None]
+    current = [r for r in live if r.name == "refresh_token" and r.retired_at_ms is None]
+    assert len(current) == 1
+
+
+@pytest.mark.parametrize("setting_overrides", [GRACE])
+async def test_retry_within_grace_gets_the_same_successor(
+    http: httpx.AsyncClient, world: World, clock: MutableClock, services: Services
+) -> None:
+    first = (await refresh(http, world, world.refresh_token)).json()["data"]
+    clock.advance(4)
+    retry = await refresh(http, world, world.refresh_token)
+    assert retry.status_code == 201
+    data = retry.json()["data"]
+    assert data["details"]["refresh_token"] == first["details"]["refresh_token"]
+    assert data["value"] != first["value"]  # a fresh access token
+
+    clock.advance(2)  # past the grace window: reuse
+    reused = await refresh(http, world, world.refresh_token)
+    assert reused.json()["error"] == ALREADY_USED
+    assert all(row.revoked_at is not None for row in await family_rows(services, world))
+    assert all(row.successor_value_enc is None for row in await family_rows(services, world))
+
+
+@pytest.mark.parametrize("setting_overrides", [GRACE])
+async def test_simultaneous_refreshes_with_grace_all_get_the_same_successor(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    answers = await asyncio.gather(*(refresh(http, world, world.refresh_token) for _ in range(6)))
+    assert {answer.status_code for answer in answers} == {201}
+    assert len({a.json()["data"]["details"]["refresh_token"] for a in answers}) == 1
+    assert len({a.json()["data"]["value"] for a in answers}) == 6
+
+
+@pytest.mark.parametrize("setting_overrides", [ROTATION])
+async def test_no_successor_value_is_kept_without_grace(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    await refresh(http, world, world.refresh_token)
+    assert all(row.successor_value_enc is None for row in await family_rows(services, world))
+
+
+@pytest.mark.parametrize(
+    "setting_overrides",
+    [
+        {"refresh_revokes_previous_access": "on"},
+        {**ROTATION, "refresh_revokes_previous_access": "on"},
+    ],
+)
+async def test_refresh_revokes_earlier_access_tokens_when_configured(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    token = world.refresh_token
+    issued = []
+    for _ in range(3):
+        data = (await refresh(http, world, token)).json()["data"]
+        issued.append(data["id"])
+        token = data["details"].get("refresh_token", token)
+    access = {
+        str(row.id): row for row in await family_rows(services, world) if row.name == "access_token"
+    }
+    assert [access[i].revoked_at is None for i in issued] == [False, False, True]
+
+
+async def test_rotation_off_keeps_earlier_access_tokens(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    for _ in range(2):
+        assert (await refresh(http, world, world.refresh_token)).status_code == 201
+    assert all(row.revoked_at is None for row in await family_rows(services, world))
