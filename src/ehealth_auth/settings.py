@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     code_ttl: int = Field(default=300, gt=0)
     refresh_rotation: Literal["off", "on"] = "off"
     refresh_reuse_grace: int = Field(default=0, ge=0)
+    refresh_race_window_ms: int = Field(default=500, ge=0)
     refresh_revokes_previous_access: Literal["off", "on"] = "off"
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)

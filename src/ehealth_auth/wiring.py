@@ -37,6 +37,7 @@ def token_policy(settings: Settings) -> TokenPolicy:
         code_ttl=settings.code_ttl,
         rotation=settings.refresh_rotation == "on",
         reuse_grace=settings.refresh_reuse_grace,
+        race_window_ms=settings.refresh_race_window_ms,
         revokes_previous_access=settings.refresh_revokes_previous_access == "on",
     )
 

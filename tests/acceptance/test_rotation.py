@@ -50,11 +50,12 @@ async def test_rotation_issues_a_successor_and_retires_the_old_token(
 
 @pytest.mark.parametrize("setting_overrides", [ROTATION])
 async def test_refresh_revokes_family_when_old_token_is_reused(
-    http: httpx.AsyncClient, world: World, services: Services
+    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
 ) -> None:
     successor = (await refresh(http, world, world.refresh_token)).json()["data"]["details"][
         "refresh_token"
     ]
+    clock.advance(1)  # past the race window
     reused = await refresh(http, world, world.refresh_token)
     assert reused.status_code == 401
     assert reused.json()["error"] == ALREADY_USED
@@ -65,6 +66,28 @@ async def test_refresh_revokes_family_when_old_token_is_reused(
     after = await refresh(http, world, successor)
     assert after.status_code == 401
     assert after.json()["error"]["type"] == "token_expired"
+
+
+@pytest.mark.parametrize("setting_overrides", [ROTATION])
+async def test_retired_token_within_race_window_is_a_lost_race(
+    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+) -> None:
+    assert (await refresh(http, world, world.refresh_token)).status_code == 201
+    clock.advance(0.4)  # a straggler of the same burst, inside the 500 ms window
+    late = await refresh(http, world, world.refresh_token)
+    assert late.status_code == 401
+    assert late.json()["error"] == ALREADY_USED
+    assert all(row.revoked_at is None for row in await family_rows(services, world))
+
+
+@pytest.mark.parametrize("setting_overrides", [{**ROTATION, "refresh_race_window_ms": 0}])
+async def test_retired_token_after_zero_race_window_is_reuse(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    assert (await refresh(http, world, world.refresh_token)).status_code == 201
+    reused = await refresh(http, world, world.refresh_token)
+    assert reused.json()["error"] == ALREADY_USED
+    assert all(row.revoked_at is not None for row in await family_rows(services, world))
 
 
 @pytest.mark.parametrize("setting_overrides", [ROTATION])

@@ -22,6 +22,7 @@ class TokenPolicy:
     code_ttl: int = 300
     rotation: bool = False
     reuse_grace: int = 0
+    race_window_ms: int = 500
     revokes_previous_access: bool = False
 
 

@@ -4,6 +4,11 @@ Rotation follows RFC 9700 §4.14.2: each refresh retires the presented token and
 successor; presenting a retired token again revokes the whole family. What tells a race from
 theft is time: a request that arrived before the token was retired lost a race (401, nothing
 revoked); one that arrived after it, and after any grace window, is reuse.
+
+"Simultaneous" requests from one client never reach the service at one instant: a client's
+requests leave it a few milliseconds apart, and each server process takes them up when it can.
+So a request that arrives within the race window (`TokenPolicy.race_window_ms`) after the
+retirement still counts as part of the race.
 """
 
 from __future__ import annotations
@@ -152,7 +157,8 @@ class RefreshTokenGrant:
                     access.record, revoke_earlier_access=self._policy.revokes_previous_access
                 )
                 return _with_refresh_token(access.issued, successor)
-        if not in_grace and arrived_ms > retired_at_ms:
+        raced = arrived_ms <= retired_at_ms + self._policy.race_window_ms
+        if not in_grace and not raced:
             # Presented after it was retired: the token leaked. Kill the whole family.
             await self._store.revoke_family(token.family_id, valid.now)
         raise InvalidGrantError(ALREADY_USED)
