@@ -1,0 +1,1 @@
+"""Load benchmarks of the ehealth-auth service against a hand-written floor (bench.run)."""

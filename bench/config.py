@@ -1,0 +1,72 @@
+"""Benchmark settings, read from BENCH_* environment variables with defaults for a full run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+BACKENDS = ("postgresql", "sqlite")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, not {value}")
+    return value
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """BENCH_DURATION and BENCH_WARMUP are seconds; BENCH_ROUNDS alternates the targets that many
+    times and reports medians (for noisy hosts); BENCH_BACKENDS and BENCH_SCENARIOS are
+    comma-separated subsets (default: all); BENCH_PG_ADMIN_URL is where databases are created."""
+
+    duration: int = 10
+    warmup: int = 3
+    rounds: int = 1
+    connections: int = 32
+    threads: int = 2
+    request_timeout: int = 5
+    backends: tuple[str, ...] = BACKENDS
+    scenarios: tuple[str, ...] = ()
+    pg_admin_url: str = "postgresql://root@127.0.0.1:5432/postgres"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> BenchConfig:
+        backends = _names(env, "BENCH_BACKENDS") or BACKENDS
+        unknown = sorted(set(backends) - set(BACKENDS))
+        if unknown:
+            raise ConfigError(f"BENCH_BACKENDS: unknown backend(s) {unknown}; known: {BACKENDS}")
+        return cls(
+            duration=_int(env, "BENCH_DURATION", cls.duration, 1),
+            warmup=_int(env, "BENCH_WARMUP", cls.warmup, 0),
+            rounds=_int(env, "BENCH_ROUNDS", cls.rounds, 1),
+            connections=_int(env, "BENCH_CONNECTIONS", cls.connections, 1),
+            threads=_int(env, "BENCH_THREADS", cls.threads, 1),
+            request_timeout=_int(env, "BENCH_REQUEST_TIMEOUT", cls.request_timeout, 1),
+            backends=backends,
+            scenarios=_names(env, "BENCH_SCENARIOS"),
+            pg_admin_url=env.get("BENCH_PG_ADMIN_URL", "").strip() or cls.pg_admin_url,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["backends"] = list(self.backends)
+        data["scenarios"] = list(self.scenarios)
+        return data

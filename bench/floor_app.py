@@ -1,0 +1,622 @@
+"""The floor: the service's per-request work as a bare ASGI app over the bare database driver.
+
+No framework, no ORM: asyncpg on PostgreSQL, aiosqlite on SQLite. Each handler runs the same SQL
+statements as the service for its endpoint, in autocommit mode, and answers with a comparable
+JSON envelope, so the gap between the service and this app is the cost of everything else.
+
+Serve it with uvicorn's factory mode (`uvicorn bench.floor_app:create_app --factory`). It reads
+the service's own settings (EHEALTH_AUTH_DATABASE_URL, EHEALTH_AUTH_SECRET_KEY,
+EHEALTH_AUTH_ACCESS_TOKEN_TTL) so that both run against the same seeded database, and
+BENCH_FLOOR_HANDLER names the handler to serve (see HANDLERS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
+import orjson
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+POOL_SIZE = 10  # the service's pool_size
+MAX_BODY_BYTES = 65_536  # the service's default max_body_bytes
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+DEFAULT_ACCESS_TOKEN_TTL = 28_800
+TOKEN_BYTES = 32
+REFRESH_TOKEN = "refresh_token"
+ACCESS_TOKEN = "access_token"
+
+
+class RefreshContext(NamedTuple):
+    """The row of the refresh SELECT; the token fields are None when no token matched."""
+
+    connection_id: UUID
+    client_blocked: bool
+    token_id: UUID | None
+    token_client_id: UUID | None
+    token_user_id: UUID | None
+    token_expires_at: int | None
+    token_revoked: bool
+    token_family_id: UUID | None
+    token_retired_at_ms: int | None
+    token_successor_id: UUID | None
+    token_successor_value_enc: bytes | None
+    user_blocked: bool
+    approval_scope: str | None
+
+
+class NewToken(NamedTuple):
+    id: UUID
+    name: str
+    value_hash: bytes
+    issued_at: int
+    expires_at: int
+    user_id: UUID
+    client_id: UUID
+    scope: str
+    details: str
+    family_id: UUID
+    parent_id: UUID | None
+    connection_id: UUID
+
+
+class Session(Protocol):
+    """One pooled connection, held for the length of a request."""
+
+    async def load_refresh_context(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes
+    ) -> RefreshContext | None: ...
+
+    async def insert_token(self, token: NewToken) -> None: ...
+
+
+class Database(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def session(self) -> AbstractAsyncContextManager[Session]: ...
+
+
+# The statement of the service's token store (_LOAD_REFRESH_CONTEXT), written out by hand.
+_PG_LOAD_REFRESH_CONTEXT = """
+SELECT connections.id, clients.is_blocked, tokens.id, tokens.client_id, tokens.user_id,
+       tokens.expires_at, tokens.revoked_at, tokens.family_id, tokens.retired_at_ms,
+       tokens.successor_id, tokens.successor_value_enc, users.is_blocked, approvals.scope
+FROM connections
+JOIN clients ON clients.id = connections.client_id
+LEFT OUTER JOIN tokens ON tokens.value_hash = $1 AND tokens.name = $2
+LEFT OUTER JOIN users ON users.id = tokens.user_id
+LEFT OUTER JOIN approvals
+  ON approvals.user_id = tokens.user_id AND approvals.client_id = connections.client_id
+WHERE connections.client_id = $3 AND connections.secret_hash = $4
+LIMIT 1
+"""
+
+_PG_INSERT_TOKEN = """
+INSERT INTO tokens (id, name, value_hash, issued_at, expires_at, revoked_at, user_id, client_id,
+                    scope, details, family_id, parent_id, connection_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+"""
+
+_SQLITE_LOAD_REFRESH_CONTEXT = """
+SELECT connections.id, clients.is_blocked, tokens.id, tokens.client_id, tokens.user_id,
+       tokens.expires_at, tokens.revoked_at, tokens.family_id, tokens.retired_at_ms,
+       tokens.successor_id, tokens.successor_value_enc, users.is_blocked, approvals.scope
+FROM connections
+JOIN clients ON clients.id = connections.client_id
+LEFT OUTER JOIN tokens ON tokens.value_hash = ? AND tokens.name = ?
+LEFT OUTER JOIN users ON users.id = tokens.user_id
+LEFT OUTER JOIN approvals
+  ON approvals.user_id = tokens.user_id AND approvals.client_id = connections.client_id
+WHERE connections.client_id = ? AND connections.secret_hash = ?
+LIMIT 1
+"""
+
+_SQLITE_INSERT_TOKEN = """
+INSERT INTO tokens (id, name, value_hash, issued_at, expires_at, revoked_at, user_id, client_id,
+                    scope, details, family_id, parent_id, connection_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+class _PgSession:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def load_refresh_context(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes
+    ) -> RefreshContext | None:
+        row = await self._conn.fetchrow(
+            _PG_LOAD_REFRESH_CONTEXT, token_hash, REFRESH_TOKEN, client_id, secret_hash
+        )
+        if row is None:
+            return None
+        return RefreshContext(
+            connection_id=row[0],
+            client_blocked=row[1],
+            token_id=row[2],
+            token_client_id=row[3],
+            token_user_id=row[4],
+            token_expires_at=row[5],
+            token_revoked=row[6] is not None,
+            token_family_id=row[7],
+            token_retired_at_ms=row[8],
+            token_successor_id=row[9],
+            token_successor_value_enc=row[10],
+            user_blocked=bool(row[11]),
+            approval_scope=row[12],
+        )
+
+    async def insert_token(self, token: NewToken) -> None:
+        await self._conn.execute(
+            _PG_INSERT_TOKEN,
+            token.id,
+            token.name,
+            token.value_hash,
+            token.issued_at,
+            token.expires_at,
+            None,
+            token.user_id,
+            token.client_id,
+            token.scope,
+            token.details,
+            token.family_id,
+            token.parent_id,
+            token.connection_id,
+        )
+
+
+async def _keep_session_state(_conn: asyncpg.Connection) -> None:
+    """Pool reset hook: the floor never changes session state, so nothing needs resetting."""
+
+
+class PostgresDatabase:
+    """An asyncpg pool; asyncpg prepares and caches each statement per connection."""
+
+    def __init__(self, dsn: str, size: int = POOL_SIZE) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=self._size, max_size=self._size, reset=_keep_session_state
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        assert self._pool is not None
+        async with self._pool.acquire() as conn:
+            yield _PgSession(conn)
+
+
+def _uuid_or_none(value: str | None) -> UUID | None:
+    return None if value is None else UUID(hex=value)
+
+
+def _hex_or_none(value: UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
+class _SqliteSession:
+    """SQLite stores UUIDs as 32-digit hex strings, booleans as integers, hashes as blobs."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def load_refresh_context(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes
+    ) -> RefreshContext | None:
+        # execute_fetchall runs execute and fetch in one trip to the connection's thread.
+        rows = await self._conn.execute_fetchall(
+            _SQLITE_LOAD_REFRESH_CONTEXT, (token_hash, REFRESH_TOKEN, client_id.hex, secret_hash)
+        )
+        row = next(iter(rows), None)
+        if row is None:
+            return None
+        return RefreshContext(
+            connection_id=UUID(hex=row[0]),
+            client_blocked=bool(row[1]),
+            token_id=_uuid_or_none(row[2]),
+            token_client_id=_uuid_or_none(row[3]),
+            token_user_id=_uuid_or_none(row[4]),
+            token_expires_at=row[5],
+            token_revoked=row[6] is not None,
+            token_family_id=_uuid_or_none(row[7]),
+            token_retired_at_ms=row[8],
+            token_successor_id=_uuid_or_none(row[9]),
+            token_successor_value_enc=row[10],
+            user_blocked=bool(row[11]),
+            approval_scope=row[12],
+        )
+
+    async def insert_token(self, token: NewToken) -> None:
+        await self._conn.execute_fetchall(
+            _SQLITE_INSERT_TOKEN,
+            (
+                token.id.hex,
+                token.name,
+                token.value_hash,
+                token.issued_at,
+                token.expires_at,
+                None,
+                token.user_id.hex,
+                token.client_id.hex,
+                token.scope,
+                token.details,
+                token.family_id.hex,
+                _hex_or_none(token.parent_id),
+                token.connection_id.hex,
+            ),
+        )
+
+
+class SqliteDatabase:
+    """A fixed pool of aiosqlite connections, configured with the service's pragmas."""
+
+    _PRAGMAS = (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+    )
+
+    def __init__(self, path: str, size: int = POOL_SIZE) -> None:
+        self._path = path
+        self._size = size
+        self._all: list[aiosqlite.Connection] = []
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+
+    async def open(self) -> None:
+        for _ in range(self._size):
+            # isolation_level=None: autocommit, each statement is its own transaction.
+            conn = await aiosqlite.connect(self._path, isolation_level=None)
+            for pragma in self._PRAGMAS:
+                await conn.execute_fetchall(pragma)
+            self._all.append(conn)
+            self._idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        for conn in self._all:
+            await conn.close()
+        self._all.clear()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        conn = await self._idle.get()
+        try:
+            yield _SqliteSession(conn)
+        finally:
+            self._idle.put_nowait(conn)
+
+
+def open_database(url: str) -> Database:
+    """The floor's database for a service URL (`postgresql://...` or `sqlite:////path`)."""
+    sqlite_prefix = "sqlite:///"
+    if url.startswith(sqlite_prefix):
+        return SqliteDatabase(url[len(sqlite_prefix) :].split("?", 1)[0])
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url)
+    raise ValueError(f"unsupported database URL: {url.split(':', 1)[0]}://...")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the handlers need from the ASGI scope, read in one pass over the headers."""
+
+    method: str
+    path: str
+    url: str
+    request_id: str
+    content_type: str
+
+
+def read_request(scope: Scope) -> Request:
+    host = content_type = request_id = ""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.decode("latin-1")
+        elif name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"x-request-id" and 20 <= len(value) <= 200 and value.isascii():
+            request_id = value.decode("ascii")
+    path: str = scope["path"]
+    return Request(
+        method=scope["method"],
+        path=path,
+        url=f"{scope['scheme']}://{host}{path}",
+        request_id=request_id or uuid.uuid4().hex,
+        content_type=content_type,
+    )
+
+
+async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The request body, or None when it is larger than `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def respond(send: Send, request: Request, status: int, payload: dict[str, Any]) -> None:
+    """Answer in the service's envelope: meta plus data or error, never cached."""
+    body = orjson.dumps(
+        {
+            "meta": {
+                "code": status,
+                "url": request.url,
+                "type": "object",
+                "request_id": request.request_id,
+            },
+            **payload,
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"pragma", b"no-cache"),
+                (b"x-request-id", request.request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_error(send: Send, request: Request, status: int, kind: str, message: str) -> None:
+    await respond(send, request, status, {"error": {"type": kind, "message": message}})
+
+
+def _strings(params: dict[str, Any], names: Iterable[str]) -> list[str] | None:
+    values: list[str] = []
+    for name in names:
+        value = params.get(name)
+        if not isinstance(value, str) or not value.strip():
+            return None
+        values.append(value)
+    return values
+
+
+@dataclass(frozen=True)
+class FloorSettings:
+    database_url: str
+    secret_key: bytes
+    access_ttl: int
+
+    @classmethod
+    def from_env(cls) -> FloorSettings:
+        return cls(
+            database_url=os.environ["EHEALTH_AUTH_DATABASE_URL"],
+            secret_key=os.environ["EHEALTH_AUTH_SECRET_KEY"].encode(),
+            access_ttl=int(
+                os.environ.get("EHEALTH_AUTH_ACCESS_TOKEN_TTL", DEFAULT_ACCESS_TOKEN_TTL)
+            ),
+        )
+
+
+class RefreshHandler:
+    """POST /oauth/tokens with grant_type=refresh_token, rotation off: one SELECT, one INSERT."""
+
+    PATH = "/oauth/tokens"
+    _FIELDS = ("client_id", "client_secret", "refresh_token")
+
+    def __init__(self, database: Database, settings: FloorSettings) -> None:
+        self._database = database
+        self._key = settings.secret_key
+        self._access_ttl = settings.access_ttl
+
+    def _digest(self, value: str) -> bytes:
+        return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = read_request(scope)
+        if request.path != self.PATH:
+            return await respond_error(send, request, 404, "not_found", "Not found.")
+        if request.method != "POST":
+            return await respond_error(
+                send, request, 405, "method_not_allowed", "Method not allowed."
+            )
+        if not request.content_type.lower().startswith("application/json"):
+            return await respond_error(
+                send, request, 415, "content_type_invalid", "Invalid content type."
+            )
+        raw = await read_body(receive)
+        if raw is None:
+            return await respond_error(
+                send, request, 413, "payload_too_large", "Payload too large."
+            )
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        params = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(params, dict):
+            return await respond_error(
+                send, request, 400, "request_malformed", "Request body is malformed."
+            )
+        if params.get("grant_type") != REFRESH_TOKEN:
+            return await respond_error(
+                send, request, 401, "invalid_grant", "Grant type not allowed."
+            )
+        fields = _strings(params, self._FIELDS)
+        if fields is None:
+            return await respond_error(
+                send, request, 422, "validation_failed", "Validation failed."
+            )
+        client_id_text, client_secret, refresh_token = fields
+        try:
+            client_id = UUID(client_id_text)
+        except ValueError:
+            return await respond_error(
+                send, request, 401, "invalid_client", "Invalid client id or secret."
+            )
+        secret_hash = self._digest(client_secret)
+        token_hash = self._digest(refresh_token)
+
+        async with self._database.session() as session:
+            context = await session.load_refresh_context(client_id, secret_hash, token_hash)
+            if context is None:
+                return await respond_error(
+                    send, request, 401, "invalid_client", "Invalid client id or secret."
+                )
+            if context.client_blocked:
+                return await respond_error(
+                    send, request, 401, "invalid_client", "Client is blocked."
+                )
+            if (
+                context.token_id is None
+                or context.token_user_id is None
+                or context.token_family_id is None
+                or context.token_expires_at is None
+            ):
+                return await respond_error(
+                    send, request, 401, "token_not_found", "Token not found."
+                )
+            if context.token_client_id != client_id:
+                return await respond_error(
+                    send, request, 401, "invalid_grant", "Token not found or expired."
+                )
+            now = int(time.time())
+            if context.token_revoked or context.token_expires_at <= now:
+                return await respond_error(send, request, 401, "token_expired", "Token expired.")
+            if context.user_blocked:
+                return await respond_error(send, request, 401, "user_blocked", "User blocked.")
+            scope_granted = context.approval_scope
+            if scope_granted is None:
+                return await respond_error(
+                    send,
+                    request,
+                    401,
+                    "access_denied",
+                    "Resource owner revoked access for the client.",
+                )
+            if context.token_retired_at_ms is not None:  # only with rotation on
+                return await respond_error(
+                    send, request, 401, "invalid_grant", "Token has already been used."
+                )
+
+            value = secrets.token_urlsafe(TOKEN_BYTES)
+            token_id = uuid.uuid4()
+            expires_at = now + self._access_ttl
+            details = {
+                "client_id": str(client_id),
+                "grant_type": REFRESH_TOKEN,
+                "scope": scope_granted,
+            }
+            await session.insert_token(
+                NewToken(
+                    id=token_id,
+                    name=ACCESS_TOKEN,
+                    value_hash=self._digest(value),
+                    issued_at=now,
+                    expires_at=expires_at,
+                    user_id=context.token_user_id,
+                    client_id=client_id,
+                    scope=scope_granted,
+                    details=orjson.dumps(details).decode(),
+                    family_id=context.token_family_id,
+                    parent_id=context.token_id,
+                    connection_id=context.connection_id,
+                )
+            )
+
+        await respond(
+            send,
+            request,
+            201,
+            {
+                "data": {
+                    "id": str(token_id),
+                    "name": ACCESS_TOKEN,
+                    "value": value,
+                    "expires_at": expires_at,
+                    "user_id": str(context.token_user_id),
+                    "details": details,
+                }
+            },
+        )
+
+
+HandlerFactory = Callable[[Database, FloorSettings], Handler]
+
+HANDLERS: dict[str, HandlerFactory] = {
+    "refresh": RefreshHandler,
+}
+
+
+class FloorApp:
+    """ASGI entry: opens the database pool on startup and sends every request to one handler."""
+
+    def __init__(self, database: Database, handler: Handler) -> None:
+        self._database = database
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._handler(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._database.open()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._database.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app() -> FloorApp:
+    """uvicorn factory: settings from the environment, handler named by BENCH_FLOOR_HANDLER."""
+    settings = FloorSettings.from_env()
+    name = os.environ.get("BENCH_FLOOR_HANDLER", "refresh")
+    try:
+        factory = HANDLERS[name]
+    except KeyError:
+        raise ValueError(f"unknown floor handler {name!r}; known: {sorted(HANDLERS)}") from None
+    database = open_database(settings.database_url)
+    return FloorApp(database, factory(database, settings))

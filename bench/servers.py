@@ -1,0 +1,98 @@
+"""Starting and stopping the servers under test: each one a uvicorn process on a loopback port."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one target.
+
+    `{port}` in the command is replaced by the port chosen; `env` is the whole environment.
+    """
+
+    name: str
+    command: Sequence[str]
+    env: Mapping[str, str]
+    cwd: Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@contextmanager
+def running(spec: ServerSpec, log_path: Path) -> Iterator[int]:
+    """Start the server, wait until its port accepts connections, yield the port, stop it."""
+    port = free_port()
+    command = [part.replace("{port}", str(port)) for part in spec.command]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=spec.cwd,
+            env=dict(spec.env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's Ctrl-C reaches the bench, which stops it
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _accepts(port):
+            if process.poll() is not None:
+                raise ServerError(
+                    f"{spec.name} exited with {process.returncode}:\n{_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise ServerError(f"{spec.name} did not listen within {START_TIMEOUT_S:.0f} s")
+            time.sleep(0.1)
+        yield port
+        if process.poll() is not None:
+            raise ServerError(f"{spec.name} died under load:\n{_tail(log_path)}")
+    finally:
+        _stop(process)

@@ -1,0 +1,154 @@
+"""Running wrk from a separate process and reading its figures.
+
+The scenario's Lua script prints one `BENCH_RESULT key=value ...` line from its done() callback
+(request count, duration, non-2xx count, socket errors, latency percentiles in microseconds);
+wrk's own "Non-2xx or 3xx responses" line is parsed as a cross-check.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+_RESULT = re.compile(r"^BENCH_RESULT (?P<fields>.*)$", re.MULTILINE)
+_FIRST_ERROR = re.compile(r"^BENCH_FIRST_ERROR (?P<text>.*)$", re.MULTILINE)
+_WRK_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
+_GRACE_S = 30
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    url: str
+    script: Path
+    env: Mapping[str, str]
+    connections: int
+    threads: int
+    request_timeout: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    duration_s: float
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    non_2xx: int
+    socket_errors: int
+    wrk_non_2xx_3xx: int
+    first_error: str | None
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "errors": self.errors}
+
+
+def combine(results: Sequence[LoadResult]) -> LoadResult:
+    """Several rounds of one target as one: medians of the rates and latencies, sums of counts."""
+    if len(results) == 1:
+        return results[0]
+    first_errors = [result.first_error for result in results if result.first_error]
+    return LoadResult(
+        requests=sum(result.requests for result in results),
+        duration_s=round(sum(result.duration_s for result in results), 3),
+        requests_per_s=round(median(result.requests_per_s for result in results), 1),
+        p50_ms=round(median(result.p50_ms for result in results), 2),
+        p99_ms=round(median(result.p99_ms for result in results), 2),
+        mean_ms=round(median(result.mean_ms for result in results), 2),
+        max_ms=max(result.max_ms for result in results),
+        non_2xx=sum(result.non_2xx for result in results),
+        socket_errors=sum(result.socket_errors for result in results),
+        wrk_non_2xx_3xx=sum(result.wrk_non_2xx_3xx for result in results),
+        first_error=first_errors[0] if first_errors else None,
+    )
+
+
+def wrk_executable() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise LoadError("wrk is not installed (Debian: apt-get install -y wrk)")
+    return path
+
+
+def wrk_version() -> str:
+    done = subprocess.run(
+        [wrk_executable(), "-v"], capture_output=True, text=True, timeout=10, check=False
+    )
+    lines = (done.stdout or done.stderr).splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def parse_output(output: str) -> LoadResult:
+    match = _RESULT.search(output)
+    if match is None:
+        raise LoadError(f"wrk printed no BENCH_RESULT line:\n{output[-2000:]}")
+    fields = {
+        key: float(value)
+        for key, value in (item.split("=", 1) for item in match.group("fields").split())
+    }
+    duration_s = fields["duration_us"] / 1e6
+    requests = int(fields["requests"])
+    non_2xx = _WRK_NON_2XX.search(output)
+    first_error = _FIRST_ERROR.search(output)
+    return LoadResult(
+        requests=requests,
+        duration_s=round(duration_s, 3),
+        requests_per_s=round(requests / duration_s, 1) if duration_s > 0 else 0.0,
+        p50_ms=round(fields["p50_us"] / 1000, 2),
+        p99_ms=round(fields["p99_us"] / 1000, 2),
+        mean_ms=round(fields["mean_us"] / 1000, 2),
+        max_ms=round(fields["max_us"] / 1000, 2),
+        non_2xx=int(fields["non2xx"]),
+        socket_errors=int(fields["connect"] + fields["read"] + fields["write"] + fields["timeout"]),
+        wrk_non_2xx_3xx=int(non_2xx.group(1)) if non_2xx else 0,
+        first_error=first_error.group("text") if first_error else None,
+    )
+
+
+def run_wrk(spec: LoadSpec, duration_s: int) -> tuple[LoadResult, str]:
+    """One wrk run of `duration_s` seconds; returns the figures and wrk's whole output."""
+    command = [
+        wrk_executable(),
+        "--threads",
+        str(spec.threads),
+        "--connections",
+        str(spec.connections),
+        "--duration",
+        f"{duration_s}s",
+        "--timeout",
+        f"{spec.request_timeout}s",
+        "--latency",
+        "--script",
+        str(spec.script),
+        spec.url,
+    ]
+    try:
+        done = subprocess.run(
+            command,
+            env=dict(spec.env),
+            capture_output=True,
+            text=True,
+            timeout=duration_s + spec.request_timeout + _GRACE_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise LoadError(f"wrk did not finish within {duration_s + _GRACE_S} s") from None
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise LoadError(f"wrk failed ({done.returncode}):\n{output[-2000:]}")
+    return parse_output(output), output
