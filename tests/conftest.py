@@ -98,7 +98,7 @@ async def services(settings: Settings, clock: MutableClock) -> AsyncIterator[Ser
     built = build_services(settings, clock)
     await clear_tables(built.engine)
     yield built
-    await built.engine.dispose()
+    await built.close()
 
 
 @pytest.fixture

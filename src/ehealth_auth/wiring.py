@@ -24,10 +24,16 @@ from ehealth_auth.protocol.purge import TokenPurger
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage.admin_store import SqlAdminStore
+from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.web.app import create_app
+
+# Per worker process: the hot paths (refresh, verify) run on the driver pool; operator actions
+# and purges on the engine's.
+DRIVER_POOL_SIZE = 10
+ENGINE_POOL_SIZE = 5
 
 
 def token_policy(settings: Settings) -> TokenPolicy:
@@ -45,24 +51,34 @@ def token_policy(settings: Settings) -> TokenPolicy:
 @dataclass(frozen=True)
 class Services:
     engine: AsyncEngine
+    driver: Driver
     token_endpoint: TokenEndpoint
     admin: AdminService
     purger: TokenPurger
 
+    async def close(self) -> None:
+        await self.driver.close()
+        await self.engine.dispose()
+
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=ENGINE_POOL_SIZE)
+    driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE)
     server_key = settings.secret_key.get_secret_value().encode()
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
     refresh = RefreshTokenGrant(
-        SqlRefreshGrantStore(engine), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
+        SqlRefreshGrantStore(driver), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
     )
     admin = AdminService(SqlAdminStore(engine), hasher, Argon2PasswordHasher(), clock, policy)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     return Services(
-        engine=engine, token_endpoint=TokenEndpoint([refresh]), admin=admin, purger=purger
+        engine=engine,
+        driver=driver,
+        token_endpoint=TokenEndpoint([refresh]),
+        admin=admin,
+        purger=purger,
     )
 
 
@@ -73,7 +89,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
-        await ready.engine.dispose()
+        await ready.close()
 
     return create_app(
         ready.token_endpoint, max_body_bytes=settings.max_body_bytes, lifespan=lifespan

@@ -134,7 +134,7 @@ async def test_unexpected_failure_is_a_500_without_internals(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.post("/oauth/tokens", json=world.refresh_body())
     finally:
-        await broken.engine.dispose()
+        await broken.close()
     assert response.status_code == 500
     body = response.json()
     assert body["error"] == {"type": "internal_error", "message": "Internal server error."}

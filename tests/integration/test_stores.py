@@ -19,7 +19,7 @@ HASHER = HmacSecretHasher(TEST_SECRET_KEY.encode())
 
 
 async def test_refresh_context_for_live_token(services: Services, world: World) -> None:
-    store = SqlRefreshGrantStore(services.engine)
+    store = SqlRefreshGrantStore(services.driver)
     context = await store.load_refresh_context(
         world.client_id, HASHER.digest(world.client_secret), HASHER.digest(world.refresh_token)
     )
@@ -38,7 +38,7 @@ async def test_refresh_context_for_live_token(services: Services, world: World) 
 async def test_refresh_context_without_matching_secret_is_none(
     services: Services, world: World
 ) -> None:
-    store = SqlRefreshGrantStore(services.engine)
+    store = SqlRefreshGrantStore(services.driver)
     assert (
         await store.load_refresh_context(
             world.client_id, HASHER.digest("wrong"), HASHER.digest(world.refresh_token)
@@ -56,7 +56,7 @@ async def test_refresh_context_without_matching_secret_is_none(
 async def test_refresh_context_unknown_token_keeps_client_row(
     services: Services, world: World
 ) -> None:
-    store = SqlRefreshGrantStore(services.engine)
+    store = SqlRefreshGrantStore(services.driver)
     context = await store.load_refresh_context(
         world.client_id, HASHER.digest(world.client_secret), HASHER.digest("nope")
     )
@@ -69,7 +69,7 @@ async def test_refresh_context_approval_is_for_the_calling_client(
     services: Services, world: World
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
-    store = SqlRefreshGrantStore(services.engine)
+    store = SqlRefreshGrantStore(services.driver)
     # World's client presents the other client's token: the user of that token has no
     # approval for world's client.
     context = await store.load_refresh_context(

@@ -25,7 +25,6 @@ from ehealth_auth.storage.tables import (
     tokens,
     users,
 )
-from ehealth_auth.storage.token_store import token_row
 
 
 def _stamps(now: int) -> dict[str, int]:
@@ -219,4 +218,4 @@ class SqlAdminStore:
 
     async def add_token(self, token: NewToken) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(tokens.insert(), token_row(token))
+            await conn.execute(tokens.insert(), {**vars(token), "name": token.name.value})

@@ -48,9 +48,8 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     # Statement parameters hold digests of secrets: keep them out of exception texts and logs.
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
-    )
+    # A fixed-size pool: overflow connections would be opened and closed under load.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, hide_parameters=True)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -1,15 +1,19 @@
-"""The refresh grant's store: one read for checks 5-11 of CONTRACT §2, then one atomic write."""
+"""The refresh grant's store: one read for checks 5-11 of CONTRACT §2, then one atomic write.
+
+These are the hottest statements of the service; they run on the bare driver (storage/driver.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from typing import Any
 from uuid import UUID
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
+from ehealth_auth.storage.driver import Driver, DriverConnection
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
 
@@ -57,7 +61,21 @@ _LOAD_REFRESH_CONTEXT = (
     .limit(1)
 )
 
-_INSERT_TOKEN = tokens.insert()
+_TOKEN_COLUMNS = (
+    "id",
+    "name",
+    "value_hash",
+    "issued_at",
+    "expires_at",
+    "user_id",
+    "client_id",
+    "scope",
+    "details",
+    "family_id",
+    "parent_id",
+    "connection_id",
+)
+_INSERT_TOKEN = tokens.insert().values({name: sa.bindparam(name) for name in _TOKEN_COLUMNS})
 
 # The conditional update that decides a race: only one request can retire a live token.
 _RETIRE = (
@@ -74,75 +92,116 @@ _RETIRE = (
     )
 )
 
-
-def token_row(token: NewToken) -> dict[str, object]:
-    row = asdict(token)
-    row["name"] = token.name.value
-    return row
-
-
-async def _revoke_earlier_access(conn: AsyncConnection, access: NewToken) -> None:
-    await conn.execute(
-        tokens.update()
-        .where(
-            tokens.c.family_id == access.family_id,
-            tokens.c.name == TokenName.ACCESS_TOKEN.value,
-            tokens.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=access.issued_at)
+# Only the newest retired token's successor may be echoed; older ones are erased.
+_ERASE_OLDER_SUCCESSORS = (
+    tokens.update()
+    .where(
+        tokens.c.family_id == sa.bindparam("family_id"),
+        tokens.c.successor_value_enc.is_not(None),
+        tokens.c.id != sa.bindparam("retired_id"),
     )
+    .values(successor_value_enc=None)
+)
+
+_REVOKE_EARLIER_ACCESS = (
+    tokens.update()
+    .where(
+        tokens.c.family_id == sa.bindparam("family_id"),
+        tokens.c.name == TokenName.ACCESS_TOKEN.value,
+        tokens.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=sa.bindparam("now"))
+)
+
+_REVOKE_FAMILY = (
+    tokens.update()
+    .where(tokens.c.family_id == sa.bindparam("family_id"), tokens.c.revoked_at.is_(None))
+    .values(revoked_at=sa.bindparam("now"), successor_value_enc=None)
+)
 
 
 class SqlRefreshGrantStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        # Single statements are atomic on their own: autocommit saves the BEGIN/COMMIT trips.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
+        self._insert = driver.compile(_INSERT_TOKEN)
+        self._retire = driver.compile(_RETIRE)
+        self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
+        self._revoke_earlier = driver.compile(_REVOKE_EARLIER_ACCESS)
+        self._revoke_family = driver.compile(_REVOKE_FAMILY)
+
+    def _token_params(self, token: NewToken) -> dict[str, Any]:
+        uuid = self._driver.uuid
+        return {
+            "id": uuid(token.id),
+            "name": token.name.value,
+            "value_hash": token.value_hash,
+            "issued_at": token.issued_at,
+            "expires_at": token.expires_at,
+            "user_id": uuid(token.user_id),
+            "client_id": uuid(token.client_id),
+            "scope": token.scope,
+            "details": orjson.dumps(token.details).decode(),
+            "family_id": uuid(token.family_id),
+            "parent_id": uuid(token.parent_id),
+            "connection_id": uuid(token.connection_id),
+        }
 
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
     ) -> RefreshContext | None:
-        async with self._autocommit.connect() as conn:
-            result = await conn.execute(
-                _LOAD_REFRESH_CONTEXT,
-                {"client_id": client_id, "secret_hash": secret_hash, "token_hash": token_hash},
+        uuid = self._driver.uuid
+        async with self._driver.connection() as conn:
+            row = await conn.fetchrow(
+                self._load,
+                {
+                    "client_id": uuid(client_id),
+                    "secret_hash": secret_hash,
+                    "token_hash": token_hash,
+                },
             )
-            row = result.first()
         if row is None:
             return None
+        read_uuid = self._driver.read_uuid
+        (connection_id, client_blocked, token_id, token_client, token_user, expires_at) = row[:6]
+        (revoked_at, family_id, retired_at_ms, successor_id, sealed, user_blocked, scope) = row[6:]
         token = None
-        if row.id is not None:
+        if token_id is not None:
             token = StoredRefreshToken(
-                id=row.id,
-                client_id=row.client_id,
-                user_id=row.user_id,
-                expires_at=row.expires_at,
-                revoked=row.revoked_at is not None,
-                family_id=row.family_id,
-                retired_at_ms=row.retired_at_ms,
-                successor_id=row.successor_id,
-                successor_value_enc=(
-                    None if row.successor_value_enc is None else bytes(row.successor_value_enc)
-                ),
+                id=read_uuid(token_id),
+                client_id=read_uuid(token_client),
+                user_id=read_uuid(token_user),
+                expires_at=expires_at,
+                revoked=revoked_at is not None,
+                family_id=read_uuid(family_id),
+                retired_at_ms=retired_at_ms,
+                successor_id=None if successor_id is None else read_uuid(successor_id),
+                successor_value_enc=None if sealed is None else bytes(sealed),
             )
         return RefreshContext(
-            connection_id=row.connection_id,
-            client_blocked=row.is_blocked,
+            connection_id=read_uuid(connection_id),
+            client_blocked=bool(client_blocked),
             token=token,
-            user_blocked=bool(row.user_blocked),
-            approval_scope=row.scope,
+            user_blocked=bool(user_blocked),
+            approval_scope=scope,
+        )
+
+    async def _revoke_earlier_access(self, conn: DriverConnection, access: NewToken) -> None:
+        await conn.execute(
+            self._revoke_earlier,
+            {"family_id": self._driver.uuid(access.family_id), "now": access.issued_at},
         )
 
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
         if not revoke_earlier_access:
-            async with self._autocommit.connect() as conn:
-                await conn.execute(_INSERT_TOKEN, token_row(access))
+            async with self._driver.connection() as conn:
+                await conn.execute(self._insert, self._token_params(access))
             return
 
         async def _transaction() -> None:
-            async with self._engine.begin() as conn:
-                await _revoke_earlier_access(conn, access)
-                await conn.execute(_INSERT_TOKEN, token_row(access))
+            async with self._driver.transaction() as conn:
+                await self._revoke_earlier_access(conn, access)
+                await conn.execute(self._insert, self._token_params(access))
 
         await retrying(_transaction)
 
@@ -156,53 +215,45 @@ class SqlRefreshGrantStore:
         *,
         revoke_earlier_access: bool,
     ) -> bool:
+        uuid = self._driver.uuid
+
         async def _transaction() -> bool:
-            async with self._engine.begin() as conn:
-                # The retiring update comes first: on SQLite it takes the write lock at once,
-                # on PostgreSQL it locks the row, so concurrent rotations queue here.
+            async with self._driver.transaction() as conn:
+                # The retiring update comes first: it takes the row lock (PostgreSQL) or is
+                # already under the write lock (SQLite), so concurrent rotations queue here.
                 retired = await conn.execute(
-                    _RETIRE,
+                    self._retire,
                     {
-                        "retired_id": retired_id,
+                        "retired_id": uuid(retired_id),
                         "at_ms": retired_at_ms,
-                        "successor_id": successor.id,
+                        "successor_id": uuid(successor.id),
                         "sealed": successor_value_enc,
                     },
                 )
-                if retired.rowcount != 1:
-                    await conn.rollback()
-                    return False
-                # Only the newest retired token's successor may be echoed; older ones go now.
+                if retired != 1:
+                    return False  # lost the race; nothing was written
                 await conn.execute(
-                    tokens.update()
-                    .where(
-                        tokens.c.family_id == successor.family_id,
-                        tokens.c.successor_value_enc.is_not(None),
-                        tokens.c.id != retired_id,
-                    )
-                    .values(successor_value_enc=None)
+                    self._erase_older,
+                    {"family_id": uuid(successor.family_id), "retired_id": uuid(retired_id)},
                 )
                 if revoke_earlier_access:
-                    await _revoke_earlier_access(conn, access)
-                await conn.execute(_INSERT_TOKEN, [token_row(successor), token_row(access)])
+                    await self._revoke_earlier_access(conn, access)
+                await conn.execute(self._insert, self._token_params(successor))
+                await conn.execute(self._insert, self._token_params(access))
             return True
 
         return await retrying(_transaction)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
+        params = {"family_id": self._driver.uuid(family_id), "now": now}
+
         async def _transaction() -> int:
             total = 0
-            async with self._engine.begin() as conn:
+            async with self._driver.transaction() as conn:
                 # Each pass is a new snapshot under READ COMMITTED: a successor committed by a
                 # rotation that held a row lock during the previous pass is caught by the next.
-                while True:
-                    result = await conn.execute(
-                        tokens.update()
-                        .where(tokens.c.family_id == family_id, tokens.c.revoked_at.is_(None))
-                        .values(revoked_at=now, successor_value_enc=None)
-                    )
-                    if result.rowcount == 0:
-                        return total
-                    total += result.rowcount
+                while count := await conn.execute(self._revoke_family, params):
+                    total += count
+            return total
 
         return await retrying(_transaction)

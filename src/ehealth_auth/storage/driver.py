@@ -1,0 +1,242 @@
+"""Bare-driver execution for the hot paths (refresh, verify).
+
+The statements are SQLAlchemy Core expressions, compiled once per dialect; they run directly on
+asyncpg or aiosqlite connections. Per request this skips the engine's execution machinery
+(contexts, events, the greenlet bridge, per-checkout isolation changes), which costs several
+times the database work itself. Everything else (operator actions, purges, migrations) uses the
+SQLAlchemy engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from ehealth_auth.storage.engine import SQLITE_BUSY_TIMEOUT_MS, async_url, is_sqlite
+
+Row = Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A statement's SQL for one dialect, with its parameters in positional order."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] if name in params else self.defaults[name] for name in self.names]
+
+
+class DriverConnection(Protocol):
+    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None: ...
+
+    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+        """Run a data-changing statement; returns the number of rows it touched."""
+        ...
+
+
+class Driver(Protocol):
+    def compile(self, statement: ClauseElement) -> Compiled: ...
+
+    def uuid(self, value: UUID | None) -> Any:
+        """A UUID as this backend stores it."""
+        ...
+
+    def read_uuid(self, value: Any) -> UUID: ...
+
+    def connection(self) -> AbstractAsyncContextManager[DriverConnection]:
+        """A pooled connection in autocommit mode: each statement commits on its own."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[DriverConnection]:
+        """A pooled connection inside one write transaction, committed on a clean exit."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    return Compiled(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+
+async def _no_reset(_connection: Any) -> None:
+    """The hot paths keep no session state, so the pool's reset round trip is not needed."""
+
+
+class _AsyncpgConnection:
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
+        row: Row | None = await self._connection.fetchrow(
+            statement.sql, *statement.arguments(params)
+        )
+        return row
+
+    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+        status: str = await self._connection.execute(statement.sql, *statement.arguments(params))
+        # asyncpg answers with the command tag, e.g. "UPDATE 3" or "INSERT 0 1".
+        return int(status.rsplit(" ", 1)[-1])
+
+
+class AsyncpgDriver:
+    def __init__(self, url: URL, pool_size: int) -> None:
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._pool_size = pool_size
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+        self._dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+    def compile(self, statement: ClauseElement) -> Compiled:
+        return _compile(statement, self._dialect)
+
+    def uuid(self, value: UUID | None) -> Any:
+        return value
+
+    def read_uuid(self, value: Any) -> UUID:
+        return value  # type: ignore[no-any-return]  # asyncpg's UUID is a uuid.UUID
+
+    async def _get_pool(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=self._pool_size,
+                        max_size=self._pool_size,
+                        reset=_no_reset,
+                    )
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[DriverConnection]:
+        pool = await self._get_pool()
+        async with pool.acquire() as connection:
+            yield _AsyncpgConnection(connection)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[DriverConnection]:
+        pool = await self._get_pool()
+        async with pool.acquire() as connection, connection.transaction():
+            yield _AsyncpgConnection(connection)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+class _SqliteConnection:
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
+        # execute_fetchall runs, fetches and closes in one hop to the connection's thread.
+        rows = await self._connection.execute_fetchall(statement.sql, statement.arguments(params))
+        for row in rows:
+            return row
+        return None
+
+    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+        cursor = await self._connection.execute(statement.sql, statement.arguments(params))
+        # A data-changing statement has run to completion here; the cursor holds no lock.
+        return cursor.rowcount
+
+
+class SqliteDriver:
+    """A fixed set of aiosqlite connections in autocommit mode; writes use BEGIN IMMEDIATE, so a
+    writer waits for the lock up front (busy timeout) instead of failing on a stale snapshot."""
+
+    def __init__(self, url: URL, pool_size: int) -> None:
+        self._path = url.database or ":memory:"
+        self._pool_size = pool_size
+        self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._all: list[aiosqlite.Connection] = []
+        self._lock = asyncio.Lock()
+        self._dialect = SQLiteDialect_aiosqlite()
+
+    def compile(self, statement: ClauseElement) -> Compiled:
+        return _compile(statement, self._dialect)
+
+    def uuid(self, value: UUID | None) -> Any:
+        return None if value is None else value.hex  # SQLAlchemy's Uuid: 32 hex digits
+
+    def read_uuid(self, value: Any) -> UUID:
+        return UUID(hex=value)
+
+    async def _open(self) -> aiosqlite.Connection:
+        connection = await aiosqlite.connect(self._path, isolation_level=None)
+        await connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA foreign_keys=ON")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    async def _queue(self) -> asyncio.Queue[aiosqlite.Connection]:
+        if self._idle is None:
+            async with self._lock:
+                if self._idle is None:
+                    idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+                    for _ in range(self._pool_size):
+                        connection = await self._open()
+                        self._all.append(connection)
+                        idle.put_nowait(connection)
+                    self._idle = idle
+        return self._idle
+
+    @asynccontextmanager
+    async def _checkout(self) -> AsyncIterator[aiosqlite.Connection]:
+        idle = await self._queue()
+        connection = await idle.get()
+        try:
+            yield connection
+        finally:
+            idle.put_nowait(connection)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[DriverConnection]:
+        async with self._checkout() as connection:
+            yield _SqliteConnection(connection)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[DriverConnection]:
+        async with self._checkout() as connection:
+            await connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteConnection(connection)
+            except BaseException:
+                await connection.execute("ROLLBACK")
+                raise
+            await connection.execute("COMMIT")
+
+    async def close(self) -> None:
+        for connection in self._all:
+            await connection.close()
+        self._all.clear()
+        self._idle = None
+
+
+def create_driver(database_url: str, pool_size: int = 10) -> Driver:
+    url = async_url(database_url)
+    if is_sqlite(url):
+        return SqliteDriver(url, pool_size)
+    return AsyncpgDriver(url, pool_size)
