@@ -20,21 +20,20 @@ def request_id(request: Request) -> str:
     return value
 
 
-def _meta(request: Request, status: int, kind: str) -> dict[str, object]:
+def _origin(request: Request) -> str:
+    """scheme://host[:port] of the request, the port left out when it is the scheme's default."""
     url = request.url
-    scheme = url.scheme
-    port = url.port
-    host = url.hostname or ""
+    scheme, port, host = url.scheme, url.port, url.hostname or ""
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
-    origin = (
-        f"{scheme}://{host}"
-        if port in (None, _DEFAULT_PORTS.get(scheme))
-        else (f"{scheme}://{host}:{port}")
-    )
+    default = port in (None, _DEFAULT_PORTS.get(scheme))
+    return f"{scheme}://{host}" if default else f"{scheme}://{host}:{port}"
+
+
+def _meta(request: Request, status: int, kind: str) -> dict[str, object]:
     return {
         "code": status,
-        "url": origin + url.path,
+        "url": _origin(request) + request.scope["path"],
         "type": kind,
         "request_id": request_id(request),
     }
@@ -43,9 +42,8 @@ def _meta(request: Request, status: int, kind: str) -> dict[str, object]:
 def _response(
     request: Request, status: int, body: dict[str, Any], headers: Mapping[str, str] | None
 ) -> Response:
-    response = Response(orjson.dumps(body), status, headers, media_type="application/json")
-    response.headers["X-Request-ID"] = request_id(request)
-    return response
+    all_headers = {**(headers or {}), "X-Request-ID": request_id(request)}
+    return Response(orjson.dumps(body), status, all_headers, media_type="application/json")
 
 
 def render_data(
