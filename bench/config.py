@@ -35,7 +35,12 @@ def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 class BenchConfig:
     """BENCH_DURATION and BENCH_WARMUP are seconds; BENCH_ROUNDS alternates the targets that many
     times and reports medians (for noisy hosts); BENCH_BACKENDS and BENCH_SCENARIOS are
-    comma-separated subsets (default: all); BENCH_PG_ADMIN_URL is where databases are created."""
+    comma-separated subsets (default: all); BENCH_PG_ADMIN_URL is where databases are created.
+
+    BENCH_SINGLE_USE_RATE is the request rate (req/s) the single-use refresh tokens of a rotation
+    run are provisioned for: that many per second of warm-up and of measurement. BENCH_PURGE_ROWS
+    is how many expired tokens the purge run deletes; BENCH_PURGE_WINDOW (seconds) is the longest
+    that run may last: it ends when the purge does, or at this limit if the purge is slower."""
 
     duration: int = 10
     warmup: int = 3
@@ -45,6 +50,9 @@ class BenchConfig:
     request_timeout: int = 5
     backends: tuple[str, ...] = BACKENDS
     scenarios: tuple[str, ...] = ()
+    single_use_rate: int = 3000
+    purge_rows: int = 100_000
+    purge_window: int = 90
     pg_admin_url: str = "postgresql://root@127.0.0.1:5432/postgres"
 
     @classmethod
@@ -62,6 +70,9 @@ class BenchConfig:
             request_timeout=_int(env, "BENCH_REQUEST_TIMEOUT", cls.request_timeout, 1),
             backends=backends,
             scenarios=_names(env, "BENCH_SCENARIOS"),
+            single_use_rate=_int(env, "BENCH_SINGLE_USE_RATE", cls.single_use_rate, 1),
+            purge_rows=_int(env, "BENCH_PURGE_ROWS", cls.purge_rows, 1),
+            purge_window=_int(env, "BENCH_PURGE_WINDOW", cls.purge_window, 5),
             pg_admin_url=env.get("BENCH_PG_ADMIN_URL", "").strip() or cls.pg_admin_url,
         )
 

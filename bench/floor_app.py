@@ -1,12 +1,15 @@
 """The floor: the service's per-request work as a bare ASGI app over the bare database driver.
 
 No framework, no ORM: asyncpg on PostgreSQL, aiosqlite on SQLite. Each handler runs the same SQL
-statements as the service for its endpoint, in autocommit mode, and answers with a comparable
-JSON envelope, so the gap between the service and this app is the cost of everything else.
+statements as the service for its endpoint, in autocommit mode except where the service uses one
+transaction (the rotation's writes: an asyncpg transaction on PostgreSQL, BEGIN IMMEDIATE ...
+COMMIT on SQLite), and answers with a comparable JSON envelope, so the gap between the service
+and this app is the cost of everything else.
 
 Serve it with uvicorn's factory mode (`uvicorn bench.floor_app:create_app --factory`). It reads
 the service's own settings (EHEALTH_AUTH_DATABASE_URL, EHEALTH_AUTH_SECRET_KEY,
-EHEALTH_AUTH_ACCESS_TOKEN_TTL) so that both run against the same seeded database, and
+EHEALTH_AUTH_ACCESS_TOKEN_TTL, EHEALTH_AUTH_REFRESH_TOKEN_TTL) so that both run against the same
+seeded database, and
 BENCH_FLOOR_HANDLER names the handler to serve (see HANDLERS).
 """
 
@@ -39,6 +42,7 @@ POOL_SIZE = 10  # the service's pool_size
 MAX_BODY_BYTES = 65_536  # the service's default max_body_bytes
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 DEFAULT_ACCESS_TOKEN_TTL = 28_800
+DEFAULT_REFRESH_TOKEN_TTL = 2_592_000
 TOKEN_BYTES = 32
 REFRESH_TOKEN = "refresh_token"
 ACCESS_TOKEN = "access_token"
@@ -86,6 +90,14 @@ class Session(Protocol):
 
     async def insert_token(self, token: NewToken) -> None: ...
 
+    async def rotate(
+        self, retired_id: UUID, retired_at_ms: int, successor: NewToken, access: NewToken
+    ) -> bool:
+        """In one transaction: retire the token, erase older successor values in its family,
+        insert the successor and the access token. False, with nothing written, when the token
+        was no longer live."""
+        ...
+
 
 class Database(Protocol):
     async def open(self) -> None: ...
@@ -116,6 +128,18 @@ INSERT INTO tokens (id, name, value_hash, issued_at, expires_at, revoked_at, use
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 """
 
+# The rotation's statements (the token store's _RETIRE and _ERASE_OLDER_SUCCESSORS; its insert
+# names the same columns as _PG_INSERT_TOKEN). Grace is 0, so no successor value is stored.
+_PG_RETIRE = """
+UPDATE tokens SET retired_at_ms = $1, successor_id = $2, successor_value_enc = $3
+WHERE tokens.id = $4 AND tokens.retired_at_ms IS NULL AND tokens.revoked_at IS NULL
+"""
+
+_PG_ERASE_OLDER_SUCCESSORS = """
+UPDATE tokens SET successor_value_enc = $1
+WHERE tokens.family_id = $2 AND tokens.successor_value_enc IS NOT NULL AND tokens.id != $3
+"""
+
 _SQLITE_LOAD_REFRESH_CONTEXT = """
 SELECT connections.id, clients.is_blocked, tokens.id, tokens.client_id, tokens.user_id,
        tokens.expires_at, tokens.revoked_at, tokens.family_id, tokens.retired_at_ms,
@@ -135,6 +159,22 @@ INSERT INTO tokens (id, name, value_hash, issued_at, expires_at, revoked_at, use
                     scope, details, family_id, parent_id, connection_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+
+
+_SQLITE_RETIRE = """
+UPDATE tokens SET retired_at_ms = ?, successor_id = ?, successor_value_enc = ?
+WHERE tokens.id = ? AND tokens.retired_at_ms IS NULL AND tokens.revoked_at IS NULL
+"""
+
+_SQLITE_ERASE_OLDER_SUCCESSORS = """
+UPDATE tokens SET successor_value_enc = ?
+WHERE tokens.family_id = ? AND tokens.successor_value_enc IS NOT NULL AND tokens.id != ?
+"""
+
+
+def _rowcount(status: str) -> int:
+    """The row count of an asyncpg command tag, e.g. "UPDATE 1"."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 class _PgSession:
@@ -184,6 +224,22 @@ class _PgSession:
             token.parent_id,
             token.connection_id,
         )
+
+    async def rotate(
+        self, retired_id: UUID, retired_at_ms: int, successor: NewToken, access: NewToken
+    ) -> bool:
+        async with self._conn.transaction():
+            retired = await self._conn.execute(
+                _PG_RETIRE, retired_at_ms, successor.id, None, retired_id
+            )
+            if _rowcount(retired) != 1:
+                return False
+            await self._conn.execute(
+                _PG_ERASE_OLDER_SUCCESSORS, None, successor.family_id, retired_id
+            )
+            await self.insert_token(successor)
+            await self.insert_token(access)
+        return True
 
 
 async def _keep_session_state(_conn: asyncpg.Connection) -> None:
@@ -275,6 +331,30 @@ class _SqliteSession:
                 token.connection_id.hex,
             ),
         )
+
+    async def rotate(
+        self, retired_id: UUID, retired_at_ms: int, successor: NewToken, access: NewToken
+    ) -> bool:
+        conn = self._conn
+        # The connection is in autocommit mode; BEGIN IMMEDIATE takes the write lock up front.
+        await conn.execute_fetchall("BEGIN IMMEDIATE")
+        try:
+            cursor = await conn.execute(
+                _SQLITE_RETIRE, (retired_at_ms, successor.id.hex, None, retired_id.hex)
+            )
+            if cursor.rowcount != 1:
+                await conn.execute_fetchall("COMMIT")  # nothing was written
+                return False
+            await conn.execute_fetchall(
+                _SQLITE_ERASE_OLDER_SUCCESSORS, (None, successor.family_id.hex, retired_id.hex)
+            )
+            await self.insert_token(successor)
+            await self.insert_token(access)
+        except BaseException:
+            await conn.execute_fetchall("ROLLBACK")
+            raise
+        await conn.execute_fetchall("COMMIT")
+        return True
 
 
 class SqliteDatabase:
@@ -419,6 +499,7 @@ class FloorSettings:
     database_url: str
     secret_key: bytes
     access_ttl: int
+    refresh_ttl: int
 
     @classmethod
     def from_env(cls) -> FloorSettings:
@@ -428,11 +509,16 @@ class FloorSettings:
             access_ttl=int(
                 os.environ.get("EHEALTH_AUTH_ACCESS_TOKEN_TTL", DEFAULT_ACCESS_TOKEN_TTL)
             ),
+            refresh_ttl=int(
+                os.environ.get("EHEALTH_AUTH_REFRESH_TOKEN_TTL", DEFAULT_REFRESH_TOKEN_TTL)
+            ),
         )
 
 
 class RefreshHandler:
-    """POST /oauth/tokens with grant_type=refresh_token, rotation off: one SELECT, one INSERT."""
+    """POST /oauth/tokens with grant_type=refresh_token, rotation off: one SELECT, one INSERT.
+
+    Subclasses change how the tokens are stored (`_issue`)."""
 
     PATH = "/oauth/tokens"
     _FIELDS = ("client_id", "client_secret", "refresh_token")
@@ -441,6 +527,7 @@ class RefreshHandler:
         self._database = database
         self._key = settings.secret_key
         self._access_ttl = settings.access_ttl
+        self._refresh_ttl = settings.refresh_ttl
 
     def _digest(self, value: str) -> bytes:
         return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
@@ -535,27 +622,30 @@ class RefreshHandler:
             value = secrets.token_urlsafe(TOKEN_BYTES)
             token_id = uuid.uuid4()
             expires_at = now + self._access_ttl
-            details = {
+            details: dict[str, str] = {
                 "client_id": str(client_id),
                 "grant_type": REFRESH_TOKEN,
                 "scope": scope_granted,
             }
-            await session.insert_token(
-                NewToken(
-                    id=token_id,
-                    name=ACCESS_TOKEN,
-                    value_hash=self._digest(value),
-                    issued_at=now,
-                    expires_at=expires_at,
-                    user_id=context.token_user_id,
-                    client_id=client_id,
-                    scope=scope_granted,
-                    details=orjson.dumps(details).decode(),
-                    family_id=context.token_family_id,
-                    parent_id=context.token_id,
-                    connection_id=context.connection_id,
-                )
+            access = NewToken(
+                id=token_id,
+                name=ACCESS_TOKEN,
+                value_hash=self._digest(value),
+                issued_at=now,
+                expires_at=expires_at,
+                user_id=context.token_user_id,
+                client_id=client_id,
+                scope=scope_granted,
+                details=orjson.dumps(details).decode(),
+                family_id=context.token_family_id,
+                parent_id=context.token_id,
+                connection_id=context.connection_id,
             )
+            shown = await self._issue(session, context, access)
+            if shown is None:
+                return await respond_error(
+                    send, request, 401, "invalid_grant", "Token has already been used."
+                )
 
         await respond(
             send,
@@ -568,16 +658,55 @@ class RefreshHandler:
                     "value": value,
                     "expires_at": expires_at,
                     "user_id": str(context.token_user_id),
-                    "details": details,
+                    "details": {**details, **shown} if shown else details,
                 }
             },
         )
+
+    async def _issue(
+        self, session: Session, context: RefreshContext, access: NewToken
+    ) -> dict[str, str] | None:
+        """Store the access token; returns what to add to the answer's details."""
+        await session.insert_token(access)
+        return {}
+
+
+class RotationRefreshHandler(RefreshHandler):
+    """POST /oauth/tokens with grant_type=refresh_token, rotation on, grace 0: one SELECT, then
+    one transaction retiring the token and inserting its successor and the access token."""
+
+    async def _issue(
+        self, session: Session, context: RefreshContext, access: NewToken
+    ) -> dict[str, str] | None:
+        """Rotate; None when the token was retired first (a lost race)."""
+        assert context.token_id is not None  # checked by the caller
+        assert context.token_family_id is not None
+        value = secrets.token_urlsafe(TOKEN_BYTES)
+        successor = NewToken(
+            id=uuid.uuid4(),
+            name=REFRESH_TOKEN,
+            value_hash=self._digest(value),
+            issued_at=access.issued_at,
+            expires_at=access.issued_at + self._refresh_ttl,
+            user_id=access.user_id,
+            client_id=access.client_id,
+            scope=access.scope,
+            details=orjson.dumps(
+                {"client_id": str(access.client_id), "scope": access.scope}
+            ).decode(),
+            family_id=context.token_family_id,
+            parent_id=context.token_id,
+            connection_id=context.connection_id,
+        )
+        won = await session.rotate(context.token_id, time.time_ns() // 1_000_000, successor, access)
+        return {REFRESH_TOKEN: value} if won else None
 
 
 HandlerFactory = Callable[[Database, FloorSettings], Handler]
 
 HANDLERS: dict[str, HandlerFactory] = {
     "refresh": RefreshHandler,
+    "refresh-rotation": RotationRefreshHandler,
 }
 
 

@@ -1,4 +1,8 @@
-"""Comparing the service with its floor: the printed tables, the goal check, the JSON summary."""
+"""The printed tables, the goal check and the JSON summary.
+
+A Comparison sets the service against its floor; a PurgeComparison sets the service's refresh
+figures during a purge against the same refresh without one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.purge import PurgeOutcome
 from bench.wrk import LoadResult
 
 OURS = "ours"
@@ -36,6 +41,8 @@ class Goal:
         errors = comparison.ours.errors + comparison.floor.errors
         if errors:
             misses.append(f"{errors} errors")
+        if comparison.ours.exhausted or comparison.floor.exhausted:
+            misses.append("single-use inputs exhausted")
         if misses:
             return "not met: " + ", ".join(misses)
         if comparison.throughput_ratio >= self.target_throughput:
@@ -112,6 +119,128 @@ def render(comparison: Comparison, load: str) -> str:
             f"p99 <= {GOAL.max_p99}x, 0 errors -> {verdict}"
         )
     for name, result in ((OURS, comparison.ours), (FLOOR, comparison.floor)):
+        lines.extend(_input_notes(name, result))
+        if result.first_error:
+            lines.append(f"first failure ({name}): {result.first_error[:300]}")
+    return "\n".join(lines)
+
+
+def _input_notes(name: str, result: LoadResult) -> list[str]:
+    if not result.inputs:
+        return []
+    notes = [f"single-use refresh tokens ({name}): {result.inputs_used} sent of {result.inputs}"]
+    if result.exhausted:
+        notes.append(
+            f"INPUT EXHAUSTED ({name}): wrk threads ran out of tokens and stopped early "
+            f"({result.exhausted} in all); these figures are not valid (raise "
+            "BENCH_SINGLE_USE_RATE)"
+        )
+    return notes
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _times(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}x"
+
+
+@dataclass(frozen=True)
+class PurgeComparison:
+    """The service's refresh without a purge (`baseline`) and while one runs (`during`)."""
+
+    backend: str
+    backend_label: str
+    scenario: str
+    title: str
+    baseline: LoadResult
+    during: LoadResult
+    purges: tuple[PurgeOutcome, ...]
+    rounds: Mapping[str, tuple[LoadResult, ...]] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the figures cannot be taken as they are; empty when they can."""
+        problems = []
+        for number, purge in enumerate(self.purges, 1):
+            which = f"purge {number}" if len(self.purges) > 1 else "purge"
+            if purge.error:
+                problems.append(f"{which} failed: {purge.error}")
+            elif not purge.finished_in_window:
+                problems.append(
+                    f"{which} did not finish within the measured window (raise BENCH_PURGE_WINDOW)"
+                )
+            elif purge.deleted != purge.rows_seeded:
+                problems.append(
+                    f"{which} deleted {purge.deleted} rows, not the {purge.rows_seeded} seeded"
+                )
+        return problems
+
+    def as_dict(self) -> dict[str, Any]:
+        ratios = {
+            "throughput": _ratio(self.during.requests_per_s, self.baseline.requests_per_s),
+            "p50": _ratio(self.during.p50_ms, self.baseline.p50_ms),
+            "p99": _ratio(self.during.p99_ms, self.baseline.p99_ms),
+        }
+        return {
+            "backend": self.backend,
+            "scenario": self.scenario,
+            "title": self.title,
+            "targets": {"no_purge": self.baseline.as_dict(), "during_purge": self.during.as_dict()},
+            "ratios": {
+                name: None if value is None else round(value, 3) for name, value in ratios.items()
+            },
+            "purges": [purge.as_dict() for purge in self.purges],
+            "problems": self.problems,
+            "rounds": {
+                target: [result.as_dict() for result in results]
+                for target, results in self.rounds.items()
+            },
+        }
+
+
+def render_purge(comparison: PurgeComparison, load: str) -> str:
+    header = (
+        f"{'run':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}"
+        f"{'sock err':>9}{'window s':>10}"
+    )
+    lines = [
+        f"{comparison.backend_label} / {comparison.scenario}: {comparison.title}",
+        f"({load})",
+        header,
+        "-" * len(header),
+    ]
+    for name, result in (("no purge", comparison.baseline), ("during purge", comparison.during)):
+        lines.append(
+            f"{name:<14}{result.requests_per_s:>9.1f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+            f"{result.max_ms:>9.2f}{result.non_2xx:>9d}{result.socket_errors:>9d}"
+            f"{result.duration_s:>10.2f}"
+        )
+    baseline, during = comparison.baseline, comparison.during
+    lines.append(
+        "during/no purge: "
+        f"throughput {_times(_ratio(during.requests_per_s, baseline.requests_per_s))}, "
+        f"p50 {_times(_ratio(during.p50_ms, baseline.p50_ms))}, "
+        f"p99 {_times(_ratio(during.p99_ms, baseline.p99_ms))}, "
+        f"max {_times(_ratio(during.max_ms, baseline.max_ms))}"
+    )
+    for number, purge in enumerate(comparison.purges, 1):
+        which = f"purge {number}" if len(comparison.purges) > 1 else "purge"
+        if purge.elapsed_s is None:
+            continue  # never finished: see the problems below
+        where = (
+            "finished inside the window"
+            if purge.finished_in_window
+            else "DID NOT FINISH inside the window"
+        )
+        lines.append(
+            f"{which}: deleted {purge.deleted} of {purge.rows_seeded} expired rows in "
+            f"{purge.batches} batches, {purge.elapsed_s:.2f} s (process wall time), started "
+            f"{purge.started_at_s:.2f} s into the window; {where}"
+        )
+    lines.extend(f"PROBLEM: {problem}" for problem in comparison.problems)
+    for name, result in (("no purge", baseline), ("during purge", during)):
         if result.first_error:
             lines.append(f"first failure ({name}): {result.first_error[:300]}")
     return "\n".join(lines)

@@ -1,19 +1,28 @@
 """Entry point (`python -m bench.run`, `make bench`): the service against its floor, per backend.
 
 For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it with the
-`ehealth-auth` CLI, then for each scenario serves the service and the floor in turn (uvicorn, one
-worker, loopback only), warms each up and measures it with wrk from a separate process. It prints
-one table per backend and scenario and writes a JSON summary to bench/results/. Servers,
-databases and temporary files are removed whatever happens.
+`ehealth-auth` CLI, then runs the scenarios in order on it:
+
+- `refresh` and `refresh-rotation`: the service and the floor are served in turn (uvicorn, one
+  worker, loopback only), each warmed up and measured with wrk from a separate process. With
+  rotation every request spends a fresh refresh token, seeded in bulk beforehand.
+- `purge`: with BENCH_PURGE_ROWS expired tokens seeded, the service's refresh is measured
+  without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
+
+Before each measurement the database is put back to its seeded state. It prints one table per
+backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
+temporary files are removed whatever happens.
 
 Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, 3),
 BENCH_ROUNDS (1; more alternate the targets and report medians), BENCH_CONNECTIONS (32),
 BENCH_THREADS (2), BENCH_REQUEST_TIMEOUT (seconds, 5), BENCH_BACKENDS
 and BENCH_SCENARIOS (comma-separated, default all), BENCH_PG_ADMIN_URL (a loopback PostgreSQL
-URL with the right to create databases).
+URL with the right to create databases), BENCH_SINGLE_USE_RATE (req/s the rotation's tokens are
+provisioned for, 3000), BENCH_PURGE_ROWS (100000), BENCH_PURGE_WINDOW (seconds, 90).
 
 Exit status: 0 when every measurement completed without errors, 1 when some request failed
-(non-2xx or socket error), 2 when the benchmark itself could not run.
+(non-2xx or socket error), a rotation run ran out of tokens or a purge failed or overran its
+window, 2 when the benchmark itself could not run.
 """
 
 from __future__ import annotations
@@ -26,21 +35,32 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
-from contextlib import ExitStack
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench import bulk
 from bench.backends import Backend, BackendError, make_backend
 from bench.config import BenchConfig, ConfigError
-from bench.report import FLOOR, OURS, Comparison, render, write_summary
-from bench.scenarios import BENCH_DIR, Scenario, select
+from bench.purge import PurgeOutcome, purge_beside
+from bench.report import (
+    FLOOR,
+    OURS,
+    Comparison,
+    PurgeComparison,
+    render,
+    render_purge,
+    write_summary,
+)
+from bench.scenarios import BENCH_DIR, AnyScenario, PurgeScenario, Scenario, select
 from bench.seed import Cli, Seed, SeedError, seed_database
 from bench.servers import HOST, ServerError, ServerSpec, running
-from bench.wrk import LoadError, LoadResult, LoadSpec, combine, run_wrk, wrk_version
+from bench.wrk import LoadError, LoadResult, LoadSpec, WrkRun, combine, run_wrk, wrk_version
 
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -79,10 +99,9 @@ def service_env(database_url: str, secret_key: str) -> dict[str, str]:
     }
 
 
-def server_specs(scenario: Scenario, env: Mapping[str, str]) -> dict[str, ServerSpec]:
-    """The two targets of a scenario, both one uvicorn worker on uvloop and httptools."""
-    target_env = {**env, **scenario.service_env}
-    ours = ServerSpec(
+def service_spec(scenario: AnyScenario, env: Mapping[str, str]) -> ServerSpec:
+    """The service, one uvicorn worker on uvloop and httptools."""
+    return ServerSpec(
         name=OURS,
         command=[
             str(BIN_DIR / "ehealth-auth"),
@@ -94,9 +113,14 @@ def server_specs(scenario: Scenario, env: Mapping[str, str]) -> dict[str, Server
             "--workers",
             "1",
         ],
-        env=target_env,
+        env={**env, **scenario.service_env},
         cwd=REPO_DIR,
     )
+
+
+def server_specs(scenario: Scenario, env: Mapping[str, str]) -> dict[str, ServerSpec]:
+    """The two targets of a scenario, both one uvicorn worker on uvloop and httptools."""
+    target_env = {**env, **scenario.service_env}
     floor = ServerSpec(
         name=FLOOR,
         command=[
@@ -125,7 +149,7 @@ def server_specs(scenario: Scenario, env: Mapping[str, str]) -> dict[str, Server
         env={**target_env, "BENCH_FLOOR_HANDLER": scenario.floor_handler},
         cwd=REPO_DIR,
     )
-    return {OURS: ours, FLOOR: floor}
+    return {OURS: service_spec(scenario, env), FLOOR: floor}
 
 
 @dataclass(frozen=True)
@@ -134,64 +158,241 @@ class Context:
     workdir: Path
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """The wrk input files of a scenario, for the warm-up and for the measurement.
+
+    `slices` is set when each body may be sent once: wrk then cuts each file into that many
+    disjoint slices, one per thread.
+    """
+
+    warmup: Path
+    measure: Path
+    slices: int | None = None
+
+
+def write_inputs(
+    context: Context, backend: Backend, scenario: AnyScenario, seed: Seed, key: bytes
+) -> Inputs:
+    """The request bodies; a single-use scenario's refresh tokens are seeded here first."""
+    stem = f"{backend.name}-{scenario.name}"
+    if not (isinstance(scenario, Scenario) and scenario.single_use):
+        path = context.workdir / f"{stem}.input"
+        path.write_text("\n".join(scenario.inputs(seed, [seed.refresh_token])) + "\n")
+        return Inputs(warmup=path, measure=path)
+    config = context.config
+    warmup_count = config.single_use_rate * config.warmup
+    measure_count = config.single_use_rate * config.duration
+    _log(f"{backend.name}/{scenario.name}: seeding {warmup_count + measure_count} refresh tokens")
+    rows, values = bulk.refresh_tokens(seed, key, warmup_count + measure_count, int(time.time()))
+    backend.insert_tokens(rows)
+    inputs = Inputs(
+        warmup=context.workdir / f"{stem}-warmup.input",
+        measure=context.workdir / f"{stem}-measure.input",
+        slices=config.threads,
+    )
+    for path, part in (
+        (inputs.warmup, values[:warmup_count]),
+        (inputs.measure, values[warmup_count:]),
+    ):
+        path.write_text("\n".join(scenario.inputs(seed, part)) + "\n")
+    return inputs
+
+
+def _load_spec(
+    context: Context, scenario: AnyScenario, port: int, input_file: Path, slices: int | None
+) -> LoadSpec:
+    env = {**base_env(), "BENCH_INPUT_FILE": str(input_file)}
+    if slices is not None:
+        env["BENCH_INPUT_SLICES"] = str(slices)
+    config = context.config
+    return LoadSpec(
+        url=f"http://{HOST}:{port}{scenario.path}",
+        script=scenario.wrk_script,
+        env=env,
+        connections=config.connections,
+        threads=config.threads,
+        request_timeout=config.request_timeout,
+    )
+
+
+@contextmanager
+def serving(
+    context: Context,
+    backend: Backend,
+    scenario: AnyScenario,
+    spec: ServerSpec,
+    inputs: Inputs,
+    label: str,
+) -> Iterator[LoadSpec]:
+    """Reset the database, start the target and warm it up; yields the measurement's load."""
+    config = context.config
+    backend.reset()
+    name = f"{backend.name}/{scenario.name}/{label}"
+    log_path = context.workdir / f"{backend.name}-{scenario.name}-{label}.log"
+    with running(spec, log_path) as port:
+        if config.warmup and inputs.warmup.stat().st_size > 1:
+            _log(f"{name}: warm-up {config.warmup} s")
+            warm = _load_spec(context, scenario, port, inputs.warmup, inputs.slices)
+            result, _output = run_wrk(warm, config.warmup)
+            if result.exhausted:
+                _log(f"{name}: the warm-up ran out of single-use tokens")
+        yield _load_spec(context, scenario, port, inputs.measure, inputs.slices)
+
+
 def measure(
     context: Context,
     backend: Backend,
-    scenario: Scenario,
+    scenario: AnyScenario,
     spec: ServerSpec,
-    input_file: Path,
+    inputs: Inputs,
+    label: str,
 ) -> LoadResult:
     """Reset the database, start the target, warm it up, then measure it."""
-    config = context.config
-    backend.reset()
-    log_path = context.workdir / f"{backend.name}-{scenario.name}-{spec.name}.log"
-    with running(spec, log_path) as port:
-        load = LoadSpec(
-            url=f"http://{HOST}:{port}{scenario.path}",
-            script=scenario.wrk_script,
-            env={**base_env(), "BENCH_INPUT_FILE": str(input_file)},
-            connections=config.connections,
-            threads=config.threads,
-            request_timeout=config.request_timeout,
-        )
-        if config.warmup:
-            _log(f"{backend.name}/{scenario.name}/{spec.name}: warm-up {config.warmup} s")
-            run_wrk(load, config.warmup)
-        _log(f"{backend.name}/{scenario.name}/{spec.name}: measuring {config.duration} s")
-        result, _output = run_wrk(load, config.duration)
+    duration = context.config.duration
+    with serving(context, backend, scenario, spec, inputs, label) as load:
+        _log(f"{backend.name}/{scenario.name}/{label}: measuring {duration} s")
+        result, _output = run_wrk(load, duration)
+    if result.exhausted:
+        _log(f"{backend.name}/{scenario.name}/{label}: ran out of single-use tokens")
     return result
 
 
-def run_backend(context: Context, name: str, scenarios: tuple[Scenario, ...]) -> list[Comparison]:
+def measure_purge(
+    context: Context,
+    backend: Backend,
+    scenario: PurgeScenario,
+    spec: ServerSpec,
+    inputs: Inputs,
+) -> tuple[LoadResult, PurgeOutcome]:
+    """Like `measure`, with the purge started into the window, which ends when the purge does."""
+    config = context.config
+    command = [
+        str(BIN_DIR / "ehealth-auth"),
+        "tokens",
+        "purge-expired",
+        "--older-than-days",
+        str(scenario.older_than_days),
+        "--json",
+    ]
+    with serving(context, backend, scenario, spec, inputs, "purge") as load:
+        _log(
+            f"{backend.name}/{scenario.name}/purge: measuring until the purge ends "
+            f"(at most {config.purge_window} s)"
+        )
+        run = WrkRun(load, config.purge_window)
+        try:
+            outcome = purge_beside(
+                run,
+                command,
+                spec.env,
+                REPO_DIR,
+                rows_seeded=config.purge_rows,
+                start_after_s=scenario.purge_after_s,
+                window_s=config.purge_window,
+            )
+            result, _output = run.wait()
+        finally:
+            run.close()
+    return result, outcome
+
+
+def run_comparison(
+    context: Context,
+    backend: Backend,
+    scenario: Scenario,
+    env: Mapping[str, str],
+    seed: Seed,
+) -> Comparison:
+    inputs = write_inputs(context, backend, scenario, seed, env["EHEALTH_AUTH_SECRET_KEY"].encode())
+    specs = server_specs(scenario, env)
+    rounds: dict[str, list[LoadResult]] = {target: [] for target in specs}
+    for number in range(1, context.config.rounds + 1):
+        if context.config.rounds > 1:
+            _log(f"{backend.name}/{scenario.name}: round {number} of {context.config.rounds}")
+        for target, spec in specs.items():
+            rounds[target].append(measure(context, backend, scenario, spec, inputs, target))
+    return Comparison(
+        backend=backend.name,
+        backend_label=backend.label,
+        scenario=scenario.name,
+        title=scenario.title,
+        ours=combine(rounds[OURS]),
+        floor=combine(rounds[FLOOR]),
+        rounds={target: tuple(results) for target, results in rounds.items()},
+    )
+
+
+def run_purge(
+    context: Context,
+    backend: Backend,
+    scenario: PurgeScenario,
+    env: Mapping[str, str],
+    seed: Seed,
+) -> PurgeComparison:
+    config = context.config
+    key = env["EHEALTH_AUTH_SECRET_KEY"].encode()
+    inputs = write_inputs(context, backend, scenario, seed, key)
+    spec = service_spec(scenario, env)
+    baselines: list[LoadResult] = []
+    durings: list[LoadResult] = []
+    purges: list[PurgeOutcome] = []
+    for number in range(1, config.rounds + 1):
+        if config.rounds > 1:
+            _log(f"{backend.name}/{scenario.name}: round {number} of {config.rounds}")
+        now = int(time.time())
+        # Rows left by an earlier purge that did not finish are replaced, not added to.
+        backend.delete_dead(now - scenario.older_than_days * bulk.DAY)
+        _log(f"{backend.name}/{scenario.name}: seeding {config.purge_rows} expired tokens")
+        backend.insert_tokens(
+            bulk.expired_tokens(seed, key, config.purge_rows, now, scenario.older_than_days)
+        )
+        baselines.append(measure(context, backend, scenario, spec, inputs, "no-purge"))
+        during, outcome = measure_purge(context, backend, scenario, spec, inputs)
+        durings.append(during)
+        purges.append(outcome)
+    return PurgeComparison(
+        backend=backend.name,
+        backend_label=backend.label,
+        scenario=scenario.name,
+        title=scenario.title,
+        baseline=combine(baselines),
+        during=combine(durings),
+        purges=tuple(purges),
+        rounds={"no_purge": tuple(baselines), "during_purge": tuple(durings)},
+    )
+
+
+Result = Comparison | PurgeComparison
+
+
+def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -> list[Result]:
     backend = make_backend(name, context.config.pg_admin_url)
-    comparisons: list[Comparison] = []
+    results: list[Result] = []
     with ExitStack() as cleanup:
         cleanup.callback(backend.drop)
         _log(f"{name}: creating and seeding the database")
         env = service_env(backend.create(), secrets.token_urlsafe(32))
         seed: Seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
         for scenario in scenarios:
-            input_file = context.workdir / f"{name}-{scenario.name}.input"
-            input_file.write_text("\n".join(scenario.inputs(seed)) + "\n")
-            specs = server_specs(scenario, env)
-            rounds: dict[str, list[LoadResult]] = {target: [] for target in specs}
-            for number in range(1, context.config.rounds + 1):
-                if context.config.rounds > 1:
-                    _log(f"{name}/{scenario.name}: round {number} of {context.config.rounds}")
-                for target, spec in specs.items():
-                    rounds[target].append(measure(context, backend, scenario, spec, input_file))
-            comparison = Comparison(
-                backend=name,
-                backend_label=backend.label,
-                scenario=scenario.name,
-                title=scenario.title,
-                ours=combine(rounds[OURS]),
-                floor=combine(rounds[FLOOR]),
-                rounds={target: tuple(results) for target, results in rounds.items()},
-            )
-            comparisons.append(comparison)
-            print(render(comparison, load_description(context.config)) + "\n", flush=True)
-    return comparisons
+            if isinstance(scenario, PurgeScenario):
+                purge = run_purge(context, backend, scenario, env, seed)
+                results.append(purge)
+                text = render_purge(purge, purge_description(context.config, scenario))
+            else:
+                comparison = run_comparison(context, backend, scenario, env, seed)
+                results.append(comparison)
+                text = render(comparison, load_description(context.config))
+            print(text + "\n", flush=True)
+    return results
+
+
+def failed(result: Result) -> bool:
+    """Whether some request failed or the run's figures are not valid."""
+    if isinstance(result, PurgeComparison):
+        return bool(result.problems or result.baseline.errors or result.during.errors)
+    targets = (result.ours, result.floor)
+    return any(target.errors or target.exhausted for target in targets)
 
 
 def load_description(config: BenchConfig) -> str:
@@ -199,6 +400,16 @@ def load_description(config: BenchConfig) -> str:
     return (
         f"wrk: {config.connections} connections, {config.threads} threads, "
         f"{config.duration} s measured after {config.warmup} s warm-up{rounds}"
+    )
+
+
+def purge_description(config: BenchConfig, scenario: PurgeScenario) -> str:
+    rounds = f", median of {config.rounds} rounds" if config.rounds > 1 else ""
+    return (
+        f"wrk: {config.connections} connections, {config.threads} threads, each run after "
+        f"{config.warmup} s warm-up; no purge: {config.duration} s; during purge: from "
+        f"{scenario.purge_after_s:g} s before the purge starts until it exits (at most "
+        f"{config.purge_window} s){rounds}"
     )
 
 
@@ -255,7 +466,7 @@ def main() -> int:
         "failures": [],
     }
     workdir = Path(tempfile.mkdtemp(prefix="ehealth_auth_bench_work_"))
-    comparisons: list[Comparison] = []
+    results: list[Result] = []
     try:
         for name in config.backends:
             try:
@@ -264,8 +475,8 @@ def main() -> int:
                 _log(f"{name}: {exc}")
                 summary["failures"].append({"backend": name, "error": str(exc)})
                 continue
-            comparisons.extend(done)
-            summary["runs"].extend(comparison.as_dict() for comparison in done)
+            results.extend(done)
+            summary["runs"].extend(result.as_dict() for result in done)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -274,7 +485,7 @@ def main() -> int:
 
     if summary["failures"]:
         return 2
-    if any(c.ours.errors or c.floor.errors for c in comparisons):
+    if any(failed(result) for result in results):
         return 1
     return 0
 

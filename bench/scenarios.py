@@ -1,7 +1,8 @@
 """The benchmark scenarios: what to request, how the service is configured, which floor answers.
 
-A scenario is measured on each backend against two targets, the service ("ours") and the floor
-handler it names in bench/floor_app.py, under the same load.
+A Scenario is measured on each backend against two targets, the service ("ours") and the floor
+handler it names in bench/floor_app.py, under the same load. The PurgeScenario measures the
+service alone, refreshing with and without `ehealth-auth tokens purge-expired` running beside it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 class Scenario:
     """One measured request type.
 
-    `inputs` builds the lines of the file handed to the wrk script as BENCH_INPUT_FILE (here,
-    one JSON body per line); `service_env` is added to the service's environment only.
+    `inputs` builds, from refresh token values, the lines of the file handed to the wrk script as
+    BENCH_INPUT_FILE (here, one JSON body per line); `service_env` is added to the service's
+    environment only. A `single_use` scenario spends one fresh refresh token per request: the
+    runner seeds enough of them for warm-up and measurement at BENCH_SINGLE_USE_RATE, and wrk
+    sends each body once. Otherwise every request presents the seed's one refresh token.
     """
 
     name: str
@@ -30,20 +34,46 @@ class Scenario:
     path: str
     wrk_script: Path
     floor_handler: str
-    inputs: Callable[[Seed], Sequence[str]]
+    inputs: Callable[[Seed, Sequence[str]], Sequence[str]]
     service_env: Mapping[str, str] = field(default_factory=dict)
+    single_use: bool = False
 
 
-def refresh_bodies(seed: Seed) -> list[str]:
-    body = {
-        "token": {
-            "grant_type": "refresh_token",
-            "client_id": seed.client_id,
-            "client_secret": seed.client_secret,
-            "refresh_token": seed.refresh_token,
+@dataclass(frozen=True)
+class PurgeScenario:
+    """Refresh (rotation off) while the purge deletes BENCH_PURGE_ROWS expired tokens.
+
+    The tokens expired more than `older_than_days` + 1 days ago; the purge starts
+    `purge_after_s` into the measured window, which ends when the purge does.
+    """
+
+    name: str
+    title: str
+    path: str
+    wrk_script: Path
+    inputs: Callable[[Seed, Sequence[str]], Sequence[str]]
+    service_env: Mapping[str, str] = field(default_factory=dict)
+    older_than_days: int = 7
+    purge_after_s: float = 1.0
+
+
+AnyScenario = Scenario | PurgeScenario
+
+
+def refresh_bodies(seed: Seed, refresh_tokens: Sequence[str]) -> list[str]:
+    """One refresh request body per refresh token value."""
+    bodies = []
+    for refresh_token in refresh_tokens:
+        body = {
+            "token": {
+                "grant_type": "refresh_token",
+                "client_id": seed.client_id,
+                "client_secret": seed.client_secret,
+                "refresh_token": refresh_token,
+            }
         }
-    }
-    return [orjson.dumps(body).decode()]
+        bodies.append(orjson.dumps(body).decode())
+    return bodies
 
 
 REFRESH = Scenario(
@@ -56,10 +86,34 @@ REFRESH = Scenario(
     service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
 )
 
-SCENARIOS: tuple[Scenario, ...] = (REFRESH,)
+REFRESH_ROTATION = Scenario(
+    name="refresh-rotation",
+    title="POST /oauth/tokens grant_type=refresh_token, rotation on (grace 0), each token once",
+    path="/oauth/tokens",
+    wrk_script=BENCH_DIR / "refresh.lua",
+    floor_handler="refresh-rotation",
+    inputs=refresh_bodies,
+    service_env={
+        "EHEALTH_AUTH_REFRESH_ROTATION": "on",
+        "EHEALTH_AUTH_REFRESH_REUSE_GRACE": "0",
+    },
+    single_use=True,
+)
+
+PURGE = PurgeScenario(
+    name="purge",
+    title="POST /oauth/tokens grant_type=refresh_token, rotation off, during "
+    "`tokens purge-expired --older-than-days 7`",
+    path="/oauth/tokens",
+    wrk_script=BENCH_DIR / "refresh.lua",
+    inputs=refresh_bodies,
+    service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
+)
+
+SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE)
 
 
-def select(names: Sequence[str]) -> tuple[Scenario, ...]:
+def select(names: Sequence[str]) -> tuple[AnyScenario, ...]:
     """The scenarios named (all when none are), in their declared order."""
     if not names:
         return SCENARIOS

@@ -24,6 +24,7 @@ class Seed:
 
     client_id: str
     client_secret: str
+    connection_id: str
     user_id: str
     refresh_token: str
     scope: str
@@ -107,6 +108,7 @@ def seed_database(cli: Cli, name: str = "bench") -> Seed:
     return Seed(
         client_id=client["id"],
         client_secret=client["connection"]["secret"],
+        connection_id=client["connection"]["id"],
         user_id=user["id"],
         refresh_token=token["value"],
         scope=SCOPE,

@@ -1,14 +1,17 @@
 """Running wrk from a separate process and reading its figures.
 
 The scenario's Lua script prints one `BENCH_RESULT key=value ...` line from its done() callback
-(request count, duration, non-2xx count, socket errors, latency percentiles in microseconds);
-wrk's own "Non-2xx or 3xx responses" line is parsed as a cross-check.
+(request count, duration, non-2xx count, socket errors, latency percentiles in microseconds,
+and for single-use inputs how many were sent and whether a thread ran out); wrk's own "Non-2xx
+or 3xx responses" line is parsed as a cross-check. A run can also be started in the background
+and ended early (WrkRun.interrupt): on SIGINT wrk stops and reports what it measured so far.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -49,6 +52,11 @@ class LoadResult:
     socket_errors: int
     wrk_non_2xx_3xx: int
     first_error: str | None
+    # Single-use inputs: how many bodies were sent of how many given, and how many wrk threads
+    # ran out of theirs (their figures are then not valid: the threads stopped early).
+    inputs_used: int = 0
+    inputs: int = 0
+    exhausted: int = 0
 
     @property
     def errors(self) -> int:
@@ -75,6 +83,9 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         socket_errors=sum(result.socket_errors for result in results),
         wrk_non_2xx_3xx=sum(result.wrk_non_2xx_3xx for result in results),
         first_error=first_errors[0] if first_errors else None,
+        inputs_used=max(result.inputs_used for result in results),
+        inputs=max(result.inputs for result in results),
+        exhausted=sum(result.exhausted for result in results),
     )
 
 
@@ -117,38 +128,69 @@ def parse_output(output: str) -> LoadResult:
         socket_errors=int(fields["connect"] + fields["read"] + fields["write"] + fields["timeout"]),
         wrk_non_2xx_3xx=int(non_2xx.group(1)) if non_2xx else 0,
         first_error=first_error.group("text") if first_error else None,
+        inputs_used=int(fields.get("inputs_used", 0)),
+        inputs=int(fields.get("inputs", 0)),
+        exhausted=int(fields.get("exhausted", 0)),
     )
+
+
+class WrkRun:
+    """One wrk run of at most `duration_s` seconds, in the background."""
+
+    def __init__(self, spec: LoadSpec, duration_s: int) -> None:
+        self._timeout = duration_s + spec.request_timeout + _GRACE_S
+        command = [
+            wrk_executable(),
+            "--threads",
+            str(spec.threads),
+            "--connections",
+            str(spec.connections),
+            "--duration",
+            f"{duration_s}s",
+            "--timeout",
+            f"{spec.request_timeout}s",
+            "--latency",
+            "--script",
+            str(spec.script),
+            spec.url,
+        ]
+        self._process = subprocess.Popen(
+            command,
+            env=dict(spec.env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def interrupt(self) -> None:
+        """End the run now; wrk still reports the figures of the time it ran."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+
+    def wait(self) -> tuple[LoadResult, str]:
+        """The figures and wrk's whole output, once it has finished."""
+        try:
+            output, _ = self._process.communicate(timeout=self._timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            raise LoadError(f"wrk did not finish within {self._timeout} s") from None
+        if self._process.returncode != 0:
+            raise LoadError(f"wrk failed ({self._process.returncode}):\n{output[-2000:]}")
+        return parse_output(output), output
+
+    def close(self) -> None:
+        """Stop wrk if it still runs (when the caller gives up on it)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
 
 
 def run_wrk(spec: LoadSpec, duration_s: int) -> tuple[LoadResult, str]:
     """One wrk run of `duration_s` seconds; returns the figures and wrk's whole output."""
-    command = [
-        wrk_executable(),
-        "--threads",
-        str(spec.threads),
-        "--connections",
-        str(spec.connections),
-        "--duration",
-        f"{duration_s}s",
-        "--timeout",
-        f"{spec.request_timeout}s",
-        "--latency",
-        "--script",
-        str(spec.script),
-        spec.url,
-    ]
+    run = WrkRun(spec, duration_s)
     try:
-        done = subprocess.run(
-            command,
-            env=dict(spec.env),
-            capture_output=True,
-            text=True,
-            timeout=duration_s + spec.request_timeout + _GRACE_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise LoadError(f"wrk did not finish within {duration_s + _GRACE_S} s") from None
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise LoadError(f"wrk failed ({done.returncode}):\n{output[-2000:]}")
-    return parse_output(output), output
+        return run.wait()
+    finally:
+        run.close()
