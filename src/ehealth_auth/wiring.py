@@ -22,12 +22,14 @@ from ehealth_auth.protocol.model import TokenPolicy
 from ehealth_auth.protocol.ports import Clock
 from ehealth_auth.protocol.purge import TokenPurger
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
+from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
+from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.web.app import create_app
 
 # Per worker process: the hot paths (refresh, verify) run on the driver pool; operator actions
@@ -55,6 +57,7 @@ class Services:
     token_endpoint: TokenEndpoint
     admin: AdminService
     purger: TokenPurger
+    verifier: TokenVerifier
 
     async def close(self) -> None:
         await self.driver.close()
@@ -73,12 +76,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     admin = AdminService(SqlAdminStore(engine), hasher, Argon2PasswordHasher(), clock, policy)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
+    verifier = TokenVerifier(SqlVerifyStore(engine), hasher, clock)
     return Services(
         engine=engine,
         driver=driver,
         token_endpoint=TokenEndpoint([refresh]),
         admin=admin,
         purger=purger,
+        verifier=verifier,
     )
 
 
@@ -92,7 +97,12 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         await ready.close()
 
     return create_app(
-        ready.token_endpoint, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
+        ready.token_endpoint,
+        admin=ready.admin,
+        verifier=ready.verifier,
+        admin_keys=[key.get_secret_value() for key in settings.admin_keys],
+        max_body_bytes=settings.max_body_bytes,
+        lifespan=lifespan,
     )
 
 

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 import click
 
-from ehealth_auth.cli.output import emit
+from ehealth_auth.cli.output import emit, emit_list
 from ehealth_auth.cli.runner import json_option, run_admin
+from ehealth_auth.protocol.admin.queries import MAX_PAGE_NUMBER
 from ehealth_auth.protocol.model import TokenName
+from ehealth_auth.protocol.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 from ehealth_auth.protocol.views import (
     approval_view,
     client_type_view,
+    client_view,
     issued_token_view,
     new_client_view,
+    new_secret_view,
+    paging_view,
+    token_info_view,
     user_view,
 )
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def page_options(command: F) -> F:
+    """`--page` and `--page-size` on a listing command."""
+    command = click.option(
+        "--page-size",
+        default=DEFAULT_PAGE_SIZE,
+        show_default=True,
+        type=click.IntRange(1, MAX_PAGE_SIZE),
+    )(command)
+    return click.option(
+        "--page", default=1, show_default=True, type=click.IntRange(1, MAX_PAGE_NUMBER)
+    )(command)
+
+
+def emit_page(
+    page: Page[T], view: Callable[[T], dict[str, Any]], columns: tuple[str, ...], as_json: bool
+) -> None:
+    emit_list([view(entry) for entry in page.entries], paging_view(page), columns, as_json)
 
 
 @click.group("client-types")
@@ -30,6 +60,14 @@ def client_types() -> None:
 def create_client_type(name: str, scope: str, as_json: bool) -> None:
     record = run_admin(lambda admin: admin.create_client_type(name, scope))
     emit(client_type_view(record), as_json)
+
+
+@client_types.command("list")
+@page_options
+@json_option
+def list_client_types(page: int, page_size: int, as_json: bool) -> None:
+    found = run_admin(lambda admin: admin.list_client_types(PageRequest(page, page_size)))
+    emit_page(found, client_type_view, ("id", "name", "scope"), as_json)
 
 
 @click.group("clients")
@@ -48,12 +86,46 @@ def create_client(name: str, client_type: str, redirect_uri: str, as_json: bool)
     emit(new_client_view(new), as_json)
 
 
+@clients.command("get")
+@click.argument("client_id", type=click.UUID)
+@json_option
+def get_client(client_id: UUID, as_json: bool) -> None:
+    """Show a client and its connections (never a secret)."""
+    emit(client_view(run_admin(lambda admin: admin.get_client(client_id))), as_json)
+
+
+@clients.command("list")
+@page_options
+@json_option
+def list_clients(page: int, page_size: int, as_json: bool) -> None:
+    found = run_admin(lambda admin: admin.list_clients(PageRequest(page, page_size)))
+    columns = ("id", "name", "client_type", "is_blocked", "connections")
+    emit_page(found, client_view, columns, as_json)
+
+
 @clients.command("block")
 @click.argument("client_id", type=click.UUID)
 @json_option
 def block_client(client_id: UUID, as_json: bool) -> None:
-    run_admin(lambda admin: admin.set_client_blocked(client_id, True))
-    emit({"id": str(client_id), "is_blocked": True}, as_json)
+    """Block a client: it can no longer refresh and its tokens no longer verify."""
+    emit(client_view(run_admin(lambda admin: admin.block_client(client_id))), as_json)
+
+
+@clients.command("unblock")
+@click.argument("client_id", type=click.UUID)
+@json_option
+def unblock_client(client_id: UUID, as_json: bool) -> None:
+    emit(client_view(run_admin(lambda admin: admin.unblock_client(client_id))), as_json)
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id", type=click.UUID)
+@click.argument("connection_id", type=click.UUID)
+@json_option
+def rotate_secret(client_id: UUID, connection_id: UUID, as_json: bool) -> None:
+    """Give a connection a new secret (shown this once); the old one stops working."""
+    new = run_admin(lambda admin: admin.rotate_connection_secret(client_id, connection_id))
+    emit(new_secret_view(new), as_json)
 
 
 @clients.command("deactivate-tokens")
@@ -79,13 +151,52 @@ def create_user(email: str, password: str, as_json: bool) -> None:
     emit(user_view(record), as_json)
 
 
+@users.command("get")
+@click.argument("user_id", type=click.UUID)
+@json_option
+def get_user(user_id: UUID, as_json: bool) -> None:
+    emit(user_view(run_admin(lambda admin: admin.get_user(user_id))), as_json)
+
+
+@users.command("list")
+@page_options
+@json_option
+def list_users(page: int, page_size: int, as_json: bool) -> None:
+    found = run_admin(lambda admin: admin.list_users(PageRequest(page, page_size)))
+    emit_page(found, user_view, ("id", "email", "is_blocked"), as_json)
+
+
 @users.command("block")
 @click.argument("user_id", type=click.UUID)
 @json_option
 def block_user(user_id: UUID, as_json: bool) -> None:
     """Block the user and revoke all their tokens."""
-    run_admin(lambda admin: admin.block_user(user_id))
-    emit({"id": str(user_id), "is_blocked": True}, as_json)
+    emit(user_view(run_admin(lambda admin: admin.block_user(user_id))), as_json)
+
+
+@users.command("unblock")
+@click.argument("user_id", type=click.UUID)
+@json_option
+def unblock_user(user_id: UUID, as_json: bool) -> None:
+    """Unblock the user; tokens revoked by the block stay revoked."""
+    emit(user_view(run_admin(lambda admin: admin.unblock_user(user_id))), as_json)
+
+
+@users.command("logout")
+@click.argument("user_id", type=click.UUID)
+@click.option("--client-id", type=click.UUID, help="Only the tokens of this client.")
+@json_option
+def logout_user(user_id: UUID, client_id: UUID | None, as_json: bool) -> None:
+    """Revoke the user's tokens, of one client or of all."""
+    count = run_admin(lambda admin: admin.revoke_user_tokens(user_id, client_id))
+    emit(
+        {
+            "user_id": str(user_id),
+            "client_id": None if client_id is None else str(client_id),
+            "revoked_tokens": count,
+        },
+        as_json,
+    )
 
 
 @click.group("approvals")
@@ -102,6 +213,20 @@ def create_approval(user_id: UUID, client_id: UUID, scope: str, as_json: bool) -
     """Create or widen an approval (new scopes first, then old)."""
     record = run_admin(lambda admin: admin.approve(user_id, client_id, scope))
     emit(approval_view(record), as_json)
+
+
+@approvals.command("list")
+@click.option("--user-id", type=click.UUID)
+@click.option("--client-id", type=click.UUID)
+@page_options
+@json_option
+def list_approvals(
+    user_id: UUID | None, client_id: UUID | None, page: int, page_size: int, as_json: bool
+) -> None:
+    found = run_admin(
+        lambda admin: admin.list_approvals(PageRequest(page, page_size), user_id, client_id)
+    )
+    emit_page(found, approval_view, ("id", "user_id", "client_id", "scope"), as_json)
 
 
 @approvals.command("delete")
@@ -137,6 +262,30 @@ def create_token(
         lambda admin: admin.create_token(TokenName(name), user_id, client_id, expires_at)
     )
     emit(issued_token_view(issued), as_json)
+
+
+@tokens.command("list")
+@click.option("--user-id", type=click.UUID)
+@click.option("--client-id", type=click.UUID)
+@page_options
+@json_option
+def list_tokens(
+    user_id: UUID | None, client_id: UUID | None, page: int, page_size: int, as_json: bool
+) -> None:
+    """List tokens, newest first (never their values)."""
+    found = run_admin(
+        lambda admin: admin.list_tokens(PageRequest(page, page_size), user_id, client_id)
+    )
+    columns = ("id", "name", "user_id", "client_id", "expires_at", "revoked_at")
+    emit_page(found, token_info_view, columns, as_json)
+
+
+@tokens.command("delete")
+@click.argument("token_id", type=click.UUID)
+@json_option
+def delete_token(token_id: UUID, as_json: bool) -> None:
+    """Revoke a token."""
+    emit(token_info_view(run_admin(lambda admin: admin.revoke_token(token_id))), as_json)
 
 
 GROUPS = (client_types, clients, users, approvals, tokens)

@@ -11,7 +11,7 @@ import click
 from pydantic import ValidationError as SettingsError
 
 from ehealth_auth.protocol.admin import AdminService
-from ehealth_auth.protocol.errors import ServiceError
+from ehealth_auth.protocol.errors import VALIDATION_MESSAGE, ServiceError, ValidationError
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage.engine import UnsupportedDatabaseError
 from ehealth_auth.wiring import build_services
@@ -27,6 +27,17 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid configuration: {exc}") from None
 
 
+def error_text(error: ServiceError) -> str:
+    """The message, and for validation errors each bad field by its option name."""
+    if not isinstance(error, ValidationError) or not error.invalid:
+        return error.message
+    lines = [] if error.message == VALIDATION_MESSAGE else [error.message]
+    for entry in error.invalid:
+        field = entry.entry.rsplit(".", 1)[-1]
+        lines.extend(f"{field}: {rule.description}" for rule in entry.rules)
+    return "\n".join(lines)
+
+
 def run_admin(action: Callable[[AdminService], Awaitable[T]]) -> T:
     """Run one operator action against the configured database, mapping errors to exit codes."""
 
@@ -40,7 +51,7 @@ def run_admin(action: Callable[[AdminService], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_run())
     except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(error_text(exc)) from None
     except UnsupportedDatabaseError as exc:
         raise click.ClickException(str(exc)) from None
 

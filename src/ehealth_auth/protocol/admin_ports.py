@@ -6,11 +6,15 @@ from typing import Protocol
 from uuid import UUID
 
 from ehealth_auth.protocol.model import NewToken
+from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
+    ClientDetails,
     ClientRecord,
     ClientTypeRecord,
+    ConnectionInfo,
     ConnectionRecord,
+    TokenInfo,
     UserRecord,
 )
 
@@ -61,3 +65,46 @@ class AdminStore(Protocol):
         ...
 
     async def add_token(self, token: NewToken) -> None: ...
+
+    # Listings and lookups of the admin API. None of them returns a secret, a token value or a
+    # hash of either.
+
+    async def client_types_page(self, page: PageRequest) -> Page[ClientTypeRecord]: ...
+
+    async def client_details(self, client_id: UUID) -> ClientDetails | None: ...
+
+    async def clients_page(self, page: PageRequest) -> Page[ClientDetails]: ...
+
+    async def replace_connection_secret(
+        self, client_id: UUID, connection_id: UUID, secret_hash: bytes, now: int
+    ) -> ConnectionInfo | None:
+        """Store the new secret's hash; None when the client has no such connection."""
+        ...
+
+    async def users_page(self, page: PageRequest) -> Page[UserRecord]: ...
+
+    async def unblock_user(self, user_id: UUID, now: int) -> bool:
+        """False when there is no such user."""
+        ...
+
+    async def approvals_page(
+        self, page: PageRequest, user_id: UUID | None, client_id: UUID | None
+    ) -> Page[ApprovalRecord]: ...
+
+    async def delete_approval_by_id(self, approval_id: UUID, now: int) -> bool:
+        """Like delete_approval, for the approval with this id."""
+        ...
+
+    async def tokens_page(
+        self, page: PageRequest, user_id: UUID | None, client_id: UUID | None
+    ) -> Page[TokenInfo]:
+        """Newest first."""
+        ...
+
+    async def revoke_token(self, token_id: UUID, now: int) -> TokenInfo | None:
+        """Revoke one token (an already revoked one keeps its time); None when there is none."""
+        ...
+
+    async def revoke_user_tokens(self, user_id: UUID, client_id: UUID | None, now: int) -> int:
+        """Revoke the user's live tokens, of one client or of all; returns how many."""
+        ...

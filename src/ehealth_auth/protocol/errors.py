@@ -33,6 +33,9 @@ class InvalidEntry:
 
 REQUIRED = Rule("required", "can't be blank")
 CAST_STRING = Rule("cast", "is invalid", ("string",))
+CAST_INTEGER = Rule("cast", "is invalid", ("integer",))
+CAST_UUID = Rule("cast", "is invalid", ("uuid",))
+QUERY_PARAMETER = "query_parameter"
 
 
 class ServiceError(Exception):
@@ -89,6 +92,20 @@ class AccessDeniedError(UnauthorizedError):
     default_message = "Resource owner revoked access for the client."
 
 
+class InvalidUserError(UnauthorizedError):
+    """The user behind a token is blocked (the gateway's verify call, CONTRACT §3)."""
+
+    type = "invalid_user"
+    default_message = "Authentication failed."
+
+
+class AdminKeyError(UnauthorizedError):
+    """An /admin request without a configured admin key in `Authorization: Bearer`."""
+
+    type = "access_denied"
+    default_message = "Missing or invalid admin key."
+
+
 class NotFoundError(ServiceError):
     status = 404
     type = "not_found"
@@ -135,9 +152,9 @@ class InvalidCollector:
 
     entries: list[InvalidEntry] = field(default_factory=list)
 
-    def add(self, path: str, rule: Rule) -> None:
-        self.entries.append(InvalidEntry(path, (rule,)))
+    def add(self, path: str, rule: Rule, entry_type: str = "json_data_property") -> None:
+        self.entries.append(InvalidEntry(path, (rule,), entry_type))
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, message: str | None = None) -> None:
         if self.entries:
-            raise ValidationError(tuple(self.entries))
+            raise ValidationError(tuple(self.entries), message)

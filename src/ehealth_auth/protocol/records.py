@@ -44,3 +44,34 @@ class ApprovalRecord:
     user_id: UUID
     client_id: UUID
     scope: str
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """A connection as operators see it: never its secret or the secret's hash."""
+
+    id: UUID
+    client_id: UUID
+    redirect_uri: str
+    consumer_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class ClientDetails:
+    client: ClientRecord
+    client_type: ClientTypeRecord
+    connections: tuple[ConnectionInfo, ...]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A stored token as operators see it: never its value or the value's hash."""
+
+    id: UUID
+    name: str
+    user_id: UUID
+    client_id: UUID
+    scope: str
+    issued_at: int
+    expires_at: int
+    revoked_at: int | None

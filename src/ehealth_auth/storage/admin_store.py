@@ -6,7 +6,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ehealth_auth.protocol.errors import ConflictError
 from ehealth_auth.protocol.model import NewToken
@@ -14,8 +14,17 @@ from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientRecord,
     ClientTypeRecord,
+    ConnectionInfo,
     ConnectionRecord,
+    TokenInfo,
     UserRecord,
+)
+from ehealth_auth.storage.admin_listings import (
+    CONNECTION_COLUMNS,
+    TOKEN_COLUMNS,
+    SqlAdminListings,
+    connection_info,
+    token_info,
 )
 from ehealth_auth.storage.tables import (
     approvals,
@@ -39,9 +48,8 @@ async def revoke_tokens(conn: AsyncConnection, now: int, *where: sa.ColumnElemen
     return result.rowcount
 
 
-class SqlAdminStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+class SqlAdminStore(SqlAdminListings):
+    """Operator actions; the lookups and listings come from SqlAdminListings."""
 
     async def add_client_type(self, record: ClientTypeRecord, now: int) -> None:
         try:
@@ -219,3 +227,63 @@ class SqlAdminStore:
     async def add_token(self, token: NewToken) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(tokens.insert(), {**vars(token), "name": token.name.value})
+
+    async def replace_connection_secret(
+        self, client_id: UUID, connection_id: UUID, secret_hash: bytes, now: int
+    ) -> ConnectionInfo | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id, connections.c.client_id == client_id)
+                    .values(secret_hash=secret_hash, updated_at=now)
+                    .returning(*CONNECTION_COLUMNS)
+                )
+            ).first()
+        return connection_info(row) if row else None
+
+    async def unblock_user(self, user_id: UUID, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                users.update().where(users.c.id == user_id).values(is_blocked=False, updated_at=now)
+            )
+        return result.rowcount == 1
+
+    async def delete_approval_by_id(self, approval_id: UUID, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    approvals.delete()
+                    .where(approvals.c.id == approval_id)
+                    .returning(approvals.c.user_id, approvals.c.client_id)
+                )
+            ).first()
+            if row is None:
+                return False
+            await revoke_tokens(
+                conn, now, tokens.c.user_id == row.user_id, tokens.c.client_id == row.client_id
+            )
+        return True
+
+    async def revoke_token(self, token_id: UUID, now: int) -> TokenInfo | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    tokens.update()
+                    .where(tokens.c.id == token_id)
+                    .values(
+                        revoked_at=sa.func.coalesce(
+                            tokens.c.revoked_at, sa.cast(now, sa.BigInteger)
+                        )
+                    )
+                    .returning(*TOKEN_COLUMNS)
+                )
+            ).first()
+        return token_info(row) if row else None
+
+    async def revoke_user_tokens(self, user_id: UUID, client_id: UUID | None, now: int) -> int:
+        where = [tokens.c.user_id == user_id]
+        if client_id is not None:
+            where.append(tokens.c.client_id == client_id)
+        async with self._engine.begin() as conn:
+            return await revoke_tokens(conn, now, *where)

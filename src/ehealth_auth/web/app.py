@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
@@ -12,15 +12,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.errors import (
     MethodNotAllowedError,
     NotFoundError,
     ServiceError,
 )
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
+from ehealth_auth.protocol.verify import TokenVerifier
+from ehealth_auth.web.admin_auth import AdminGuard
+from ehealth_auth.web.admin_client_routes import ClientRoutes
+from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
+from ehealth_auth.web.admin_user_routes import UserRoutes
 from ehealth_auth.web.envelope import render_error
+from ehealth_auth.web.openapi import DocsRoutes
+from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import RequestContextMiddleware
 from ehealth_auth.web.token_routes import TokenRoute
+from ehealth_auth.web.verify_route import VerifyRoute
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
@@ -43,20 +52,46 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     return render_error(request, exc)
 
 
+def _route(path: str, operations: Sequence[Operation], guard: AdminGuard) -> Route:
+    """One route per path, so that a wrong method is a 405 that lists every allowed one."""
+    handlers: dict[str, Endpoint] = {
+        op.method: guard.protect(op.endpoint) if op.admin else op.endpoint for op in operations
+    }
+    if len(handlers) == 1:
+        [(method, endpoint)] = handlers.items()
+        return Route(path, endpoint, methods=[method])
+
+    async def by_method(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, by_method, methods=list(handlers))
+
+
 def create_app(
     token_endpoint: TokenEndpoint,
     *,
+    admin: AdminService,
+    verifier: TokenVerifier,
+    admin_keys: Iterable[str],
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
-    routes = [
-        Route(
-            "/oauth/tokens",
-            TokenRoute(token_endpoint, max_body_bytes).handle,
-            methods=["POST"],
-            name="tokens",
-        ),
+    docs = DocsRoutes()
+    operations = [
+        # The gateway's verify call comes first: it is by far the most frequent request.
+        VerifyRoute(verifier).operation(),
+        TokenRoute(token_endpoint, max_body_bytes).operation(),
+        *ClientRoutes(admin, max_body_bytes).operations(),
+        *UserRoutes(admin, max_body_bytes).operations(),
+        *TokenAdminRoutes(admin).operations(),
+        *docs.operations(),
     ]
+    docs.publish(operations)
+    by_path: dict[str, list[Operation]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, []).append(op)
+    guard = AdminGuard(admin_keys)
+    routes = [_route(path, ops, guard) for path, ops in by_path.items()]
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -8,8 +8,21 @@ from starlette.responses import Response
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.views import issued_token_view
+from ehealth_auth.web import schemas as s
 from ehealth_auth.web.body import read_json_object
 from ehealth_auth.web.envelope import NO_STORE, render_data, render_error
+from ehealth_auth.web.operations import Operation
+
+_REQUEST = s.request_body(
+    "token",
+    {
+        "grant_type": {"type": "string", "examples": ["refresh_token"]},
+        "client_id": s.UUID,
+        "client_secret": s.STRING,
+        "refresh_token": s.STRING,
+    },
+    ["grant_type", "client_id", "client_secret", "refresh_token"],
+)
 
 
 class TokenRoute:
@@ -25,3 +38,21 @@ class TokenRoute:
         except ServiceError as error:
             return render_error(request, error, NO_STORE)
         return render_data(request, 201, issued_token_view(issued), headers=NO_STORE)
+
+    def operation(self) -> Operation:
+        return Operation(
+            "POST",
+            "/oauth/tokens",
+            self.handle,
+            "createToken",
+            "Refresh an access token (grant_type=refresh_token)",
+            "oauth",
+            201,
+            s.envelope(s.TOKEN),
+            (400, 401, 413, 415, 422),
+            body=_REQUEST,
+            admin=False,
+            description="CONTRACT §2: the checks run in a fixed order and the first failure "
+            "decides (401 invalid_client, token_not_found, invalid_grant, token_expired, "
+            "user_blocked or access_denied). Answers are never cached.",
+        )

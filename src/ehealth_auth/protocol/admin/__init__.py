@@ -1,0 +1,11 @@
+"""Operator actions (admin CLI and admin API): the service, its field checks, listing queries."""
+
+from ehealth_auth.protocol.admin.service import (
+    SCOPE_NOT_ALLOWED,
+    SECRET_BYTES,
+    AdminService,
+    NewClient,
+    NewSecret,
+)
+
+__all__ = ["SCOPE_NOT_ALLOWED", "SECRET_BYTES", "AdminService", "NewClient", "NewSecret"]

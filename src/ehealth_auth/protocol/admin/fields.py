@@ -1,0 +1,69 @@
+"""Field checks of operator input, reported as CONTRACT §4 `invalid` entries.
+
+Each entry is addressed by the JSON path of the field in the admin API's request body
+(`$.client.name`); the CLI, whose options carry the same names, prints the last segment.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ehealth_auth.protocol.errors import REQUIRED, InvalidCollector, Rule
+
+NAME_MAX_LENGTH = 255
+EMAIL_MAX_LENGTH = 320
+MIN_PASSWORD_LENGTH = 8
+
+EMAIL_FORMAT = Rule("format", "is not a valid email address")
+REDIRECT_URI_FORMAT = Rule("format", "must be an absolute http(s) URI")
+PASSWORD_TOO_SHORT = Rule(
+    "length", f"should be at least {MIN_PASSWORD_LENGTH} characters", (str(MIN_PASSWORD_LENGTH),)
+)
+
+
+def too_long(limit: int) -> Rule:
+    return Rule("length", f"should be at most {limit} characters", (str(limit),))
+
+
+class FieldChecks:
+    """Checks the fields of one request object (`$.<name>`); one 422 lists every bad field."""
+
+    def __init__(self, name: str) -> None:
+        self._prefix = f"$.{name}"
+        self._collector = InvalidCollector()
+
+    def fail(self, field: str, rule: Rule) -> None:
+        self._collector.add(f"{self._prefix}.{field}", rule)
+
+    def required(self, field: str, value: str, max_length: int | None = None) -> str:
+        """The value without surrounding whitespace; blank values and long ones are invalid."""
+        value = value.strip()
+        if not value:
+            self.fail(field, REQUIRED)
+        elif max_length is not None and len(value) > max_length:
+            self.fail(field, too_long(max_length))
+        return value
+
+    def email(self, field: str, value: str) -> str:
+        value = self.required(field, value, EMAIL_MAX_LENGTH)
+        if value and len(value) <= EMAIL_MAX_LENGTH and "@" not in value.strip("@"):
+            self.fail(field, EMAIL_FORMAT)
+        return value
+
+    def password(self, field: str, value: str) -> str:
+        if not value:
+            self.fail(field, REQUIRED)
+        elif len(value) < MIN_PASSWORD_LENGTH:
+            self.fail(field, PASSWORD_TOO_SHORT)
+        return value
+
+    def redirect_uri(self, field: str, value: str) -> str:
+        value = self.required(field, value)
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.fail(field, REDIRECT_URI_FORMAT)
+        return value
+
+    def raise_if_any(self, message: str | None = None) -> None:
+        self._collector.raise_if_any(message)

@@ -1,0 +1,262 @@
+"""Operator actions shared by the admin CLI and the admin API: one service layer, no logic twice."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from ehealth_auth.protocol import scope as scopes
+from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH, FieldChecks
+from ehealth_auth.protocol.admin_ports import AdminStore
+from ehealth_auth.protocol.errors import NotFoundError, Rule
+from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
+from ehealth_auth.protocol.paging import Page, PageRequest
+from ehealth_auth.protocol.ports import Clock, PasswordHasher, SecretHasher
+from ehealth_auth.protocol.records import (
+    ApprovalRecord,
+    ClientDetails,
+    ClientRecord,
+    ClientTypeRecord,
+    ConnectionInfo,
+    ConnectionRecord,
+    TokenInfo,
+    UserRecord,
+)
+from ehealth_auth.protocol.tokens import mint
+
+SECRET_BYTES = 32  # 256 bits
+SCOPE_NOT_ALLOWED = "Scope is not allowed by client type."
+_MINTABLE = (TokenName.ACCESS_TOKEN, TokenName.REFRESH_TOKEN)
+TOKEN_NAME_NOT_MINTABLE = Rule(
+    "inclusion", "must be access_token or refresh_token", tuple(name.value for name in _MINTABLE)
+)
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: ClientRecord
+    client_type: ClientTypeRecord
+    connection: ConnectionRecord
+    secret: str  # shown to the operator once, never stored
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    connection: ConnectionInfo
+    secret: str  # shown to the operator once, never stored
+
+
+class AdminService:
+    def __init__(
+        self,
+        store: AdminStore,
+        hasher: SecretHasher,
+        passwords: PasswordHasher,
+        clock: Clock,
+        policy: TokenPolicy,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._passwords = passwords
+        self._clock = clock
+        self._policy = policy
+
+    # ---------------------------------------------------------------------------- client types
+
+    async def create_client_type(self, name: str, scope: str) -> ClientTypeRecord:
+        checks = FieldChecks("client_type")
+        name = checks.required("name", name, NAME_MAX_LENGTH)
+        checks.raise_if_any()
+        record = ClientTypeRecord(uuid.uuid4(), name, " ".join(scopes.parse(scope)))
+        await self._store.add_client_type(record, self._clock.now())
+        return record
+
+    async def list_client_types(self, page: PageRequest) -> Page[ClientTypeRecord]:
+        return await self._store.client_types_page(page)
+
+    # --------------------------------------------------------------------------------- clients
+
+    async def create_client(self, name: str, client_type: str, redirect_uri: str) -> NewClient:
+        checks = FieldChecks("client")
+        name = checks.required("name", name, NAME_MAX_LENGTH)
+        client_type = checks.required("client_type", client_type)
+        redirect_uri = checks.redirect_uri("redirect_uri", redirect_uri)
+        checks.raise_if_any()
+        kind = await self._store.client_type_by_name(client_type)
+        if kind is None:
+            raise NotFoundError(f"Client type {client_type!r} not found.")
+        client = ClientRecord(uuid.uuid4(), name, kind.id, is_blocked=False)
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        connection = ConnectionRecord(
+            id=uuid.uuid4(),
+            client_id=client.id,
+            secret_hash=self._hasher.digest(secret),
+            redirect_uri=redirect_uri,
+        )
+        await self._store.add_client(client, connection, self._clock.now())
+        return NewClient(client, kind, connection, secret)
+
+    async def has_clients(self) -> bool:
+        return await self._store.client_count() > 0
+
+    async def get_client(self, client_id: UUID) -> ClientDetails:
+        details = await self._store.client_details(client_id)
+        if details is None:
+            raise NotFoundError("Client not found.")
+        return details
+
+    async def list_clients(self, page: PageRequest) -> Page[ClientDetails]:
+        return await self._store.clients_page(page)
+
+    async def set_client_blocked(self, client_id: UUID, blocked: bool) -> None:
+        if not await self._store.set_client_blocked(client_id, blocked, self._clock.now()):
+            raise NotFoundError("Client not found.")
+
+    async def block_client(self, client_id: UUID) -> ClientDetails:
+        await self.set_client_blocked(client_id, True)
+        return await self.get_client(client_id)
+
+    async def unblock_client(self, client_id: UUID) -> ClientDetails:
+        await self.set_client_blocked(client_id, False)
+        return await self.get_client(client_id)
+
+    async def deactivate_client_tokens(self, client_id: UUID) -> int:
+        if await self._store.client(client_id) is None:
+            raise NotFoundError("Client not found.")
+        return await self._store.revoke_client_tokens(client_id, self._clock.now())
+
+    async def rotate_connection_secret(self, client_id: UUID, connection_id: UUID) -> NewSecret:
+        """Replace a connection's secret: the old one stops working at once, tokens stay."""
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        connection = await self._store.replace_connection_secret(
+            client_id, connection_id, self._hasher.digest(secret), self._clock.now()
+        )
+        if connection is None:
+            raise NotFoundError("Connection not found.")
+        return NewSecret(connection, secret)
+
+    # ----------------------------------------------------------------------------------- users
+
+    async def create_user(self, email: str, password: str) -> UserRecord:
+        checks = FieldChecks("user")
+        email = checks.email("email", email)
+        checks.password("password", password)
+        checks.raise_if_any()
+        record = UserRecord(uuid.uuid4(), email, self._passwords.hash(password), is_blocked=False)
+        await self._store.add_user(record, self._clock.now())
+        return record
+
+    async def get_user(self, user_id: UUID) -> UserRecord:
+        record = await self._store.user(user_id)
+        if record is None:
+            raise NotFoundError("User not found.")
+        return record
+
+    async def list_users(self, page: PageRequest) -> Page[UserRecord]:
+        return await self._store.users_page(page)
+
+    async def block_user(self, user_id: UUID) -> UserRecord:
+        """Block the user and revoke all their tokens (CONTRACT §5)."""
+        if not await self._store.block_user(user_id, self._clock.now()):
+            raise NotFoundError("User not found.")
+        return await self.get_user(user_id)
+
+    async def unblock_user(self, user_id: UUID) -> UserRecord:
+        """Unblocking revives no token: the user signs in again."""
+        if not await self._store.unblock_user(user_id, self._clock.now()):
+            raise NotFoundError("User not found.")
+        return await self.get_user(user_id)
+
+    async def revoke_user_tokens(self, user_id: UUID, client_id: UUID | None = None) -> int:
+        """Log the user out: of one client, or of every client when none is named."""
+        await self.get_user(user_id)
+        if client_id is not None and await self._store.client(client_id) is None:
+            raise NotFoundError("Client not found.")
+        return await self._store.revoke_user_tokens(user_id, client_id, self._clock.now())
+
+    # ------------------------------------------------------------------------------- approvals
+
+    async def approve(self, user_id: UUID, client_id: UUID, scope: str) -> ApprovalRecord:
+        """Create or widen the user's approval of the client (CONTRACT §3)."""
+        if await self._store.user(user_id) is None:
+            raise NotFoundError("User not found.")
+        kind = await self._store.client_type_of(client_id)
+        if kind is None:
+            raise NotFoundError("Client not found.")
+        checks = FieldChecks("approval")
+        requested = " ".join(scopes.parse(checks.required("scope", scope)))
+        checks.raise_if_any()
+        if scopes.outside_ceiling(requested, kind.scope):
+            checks.fail(
+                "scope", Rule("inclusion", SCOPE_NOT_ALLOWED, tuple(scopes.parse(kind.scope)))
+            )
+            checks.raise_if_any(SCOPE_NOT_ALLOWED)
+        current = await self._store.approval(user_id, client_id)
+        record = ApprovalRecord(
+            id=current.id if current else uuid.uuid4(),
+            user_id=user_id,
+            client_id=client_id,
+            scope=scopes.widen(current.scope if current else "", requested),
+        )
+        return await self._store.save_approval(record, self._clock.now())
+
+    async def list_approvals(
+        self, page: PageRequest, user_id: UUID | None = None, client_id: UUID | None = None
+    ) -> Page[ApprovalRecord]:
+        return await self._store.approvals_page(page, user_id, client_id)
+
+    async def delete_approval(self, user_id: UUID, client_id: UUID) -> None:
+        if not await self._store.delete_approval(user_id, client_id, self._clock.now()):
+            raise NotFoundError("Approval not found.")
+
+    async def delete_approval_by_id(self, approval_id: UUID) -> None:
+        """Delete the approval and revoke that user's tokens for that client (CONTRACT §5)."""
+        if not await self._store.delete_approval_by_id(approval_id, self._clock.now()):
+            raise NotFoundError("Approval not found.")
+
+    # ---------------------------------------------------------------------------------- tokens
+
+    async def create_token(
+        self,
+        name: TokenName,
+        user_id: UUID,
+        client_id: UUID,
+        expires_at: int | None = None,
+    ) -> IssuedToken:
+        """Mint an access or refresh token with the user's current approval scope."""
+        if name not in _MINTABLE:
+            checks = FieldChecks("token")
+            checks.fail("name", TOKEN_NAME_NOT_MINTABLE)
+            checks.raise_if_any()
+        approval = await self._store.approval(user_id, client_id)
+        if approval is None:
+            raise NotFoundError("Approval not found: approve the client for the user first.")
+        now = self._clock.now()
+        ttl = (
+            self._policy.refresh_ttl if name is TokenName.REFRESH_TOKEN else self._policy.access_ttl
+        )
+        minted = mint(
+            self._hasher,
+            name=name,
+            now=now,
+            ttl=ttl if expires_at is None else expires_at - now,
+            user_id=user_id,
+            client_id=client_id,
+            scope=approval.scope,
+            details={"client_id": str(client_id), "scope": approval.scope},
+        )
+        await self._store.add_token(minted.record)
+        return minted.issued
+
+    async def list_tokens(
+        self, page: PageRequest, user_id: UUID | None = None, client_id: UUID | None = None
+    ) -> Page[TokenInfo]:
+        return await self._store.tokens_page(page, user_id, client_id)
+
+    async def revoke_token(self, token_id: UUID) -> TokenInfo:
+        token = await self._store.revoke_token(token_id, self._clock.now())
+        if token is None:
+            raise NotFoundError("Token not found.")
+        return token

@@ -1,0 +1,98 @@
+"""The API gateway's token check, `GET /admin/tokens/{value}/verify` (CONTRACT §3).
+
+Checks, in this order; the first that fails decides:
+
+1. a token with this value exists                      404 not_found       Token not found.
+2. it is an access token (the old service also took    401 invalid_grant   Token is not an
+   refresh tokens and codes here: a security bug)                          access token.
+3. not expired (`expires_at <= now`), not revoked, and 401 invalid_grant   Token expired or client
+   the user's approval for its client still exists                         approval was revoked.
+4. its client is not blocked                           401 invalid_client  Authentication failed.
+5. its user is not blocked                             401 invalid_user    Authentication failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from ehealth_auth.protocol.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidUserError,
+    NotFoundError,
+)
+from ehealth_auth.protocol.model import IssuedToken, TokenName
+from ehealth_auth.protocol.ports import Clock, SecretHasher
+
+NOT_FOUND_MESSAGE = "Token not found."
+NOT_ACCESS_MESSAGE = "Token is not an access token."
+DEAD_MESSAGE = "Token expired or client approval was revoked."
+AUTH_FAILED_MESSAGE = "Authentication failed."
+
+
+@dataclass(frozen=True)
+class VerifyContext:
+    """A stored token and everything checks 2-5 need about it, read in one step.
+
+    `mis_client_id` is the consumer (MIS) client of the connection the token was issued
+    through; None for tokens minted by an operator or through a connection without a consumer.
+    """
+
+    id: UUID
+    name: str
+    expires_at: int
+    revoked: bool
+    user_id: UUID
+    details: dict[str, str]
+    approval_exists: bool
+    client_blocked: bool
+    user_blocked: bool
+    mis_client_id: UUID | None
+
+
+class VerifyStore(Protocol):
+    async def load_token(self, value_hash: bytes) -> VerifyContext | None:
+        """The token with this value hash and its context, or None when there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    token: IssuedToken
+    mis_client_id: UUID | None
+
+
+class TokenVerifier:
+    def __init__(self, store: VerifyStore, hasher: SecretHasher, clock: Clock) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+
+    async def verify(self, value: str) -> VerifiedToken:
+        context = await self._store.load_token(self._hasher.digest(value))
+        if context is None:
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        if context.name != TokenName.ACCESS_TOKEN:
+            raise InvalidGrantError(NOT_ACCESS_MESSAGE)
+        if (
+            context.revoked
+            or context.expires_at <= self._clock.now()
+            or not context.approval_exists
+        ):
+            raise InvalidGrantError(DEAD_MESSAGE)
+        if context.client_blocked:
+            raise InvalidClientError(AUTH_FAILED_MESSAGE)
+        if context.user_blocked:
+            raise InvalidUserError(AUTH_FAILED_MESSAGE)
+        # The value is the caller's own: the answer repeats it, the database never held it.
+        token = IssuedToken(
+            id=context.id,
+            name=TokenName.ACCESS_TOKEN,
+            value=value,
+            expires_at=context.expires_at,
+            user_id=context.user_id,
+            details=context.details,
+        )
+        return VerifiedToken(token, context.mis_client_id)

@@ -1,0 +1,202 @@
+"""Admin API: client types, clients and their connections."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.views import (
+    client_type_view,
+    client_view,
+    new_client_view,
+    new_secret_view,
+)
+from ehealth_auth.web import schemas as s
+from ehealth_auth.web.admin_http import list_query, ok, ok_page, path_uuid, read_text_fields
+from ehealth_auth.web.operations import PAGE_PARAMS, Operation, path_id
+
+CLIENT_NOT_FOUND = "Client not found."
+_BODY_ERRORS = (400, 409, 413, 415, 422)
+
+
+class ClientRoutes:
+    def __init__(self, admin: AdminService, max_body_bytes: int) -> None:
+        self._admin = admin
+        self._max_body_bytes = max_body_bytes
+
+    async def create_client_type(self, request: Request) -> Response:
+        fields = await read_text_fields(
+            request, self._max_body_bytes, "client_type", ("name", "scope")
+        )
+        record = await self._admin.create_client_type(fields["name"], fields["scope"])
+        return ok(request, client_type_view(record), 201)
+
+    async def list_client_types(self, request: Request) -> Response:
+        query = list_query(request)
+        return ok_page(request, await self._admin.list_client_types(query.page), client_type_view)
+
+    async def create_client(self, request: Request) -> Response:
+        fields = await read_text_fields(
+            request, self._max_body_bytes, "client", ("name", "client_type", "redirect_uri")
+        )
+        new = await self._admin.create_client(
+            fields["name"], fields["client_type"], fields["redirect_uri"]
+        )
+        return ok(request, new_client_view(new), 201)
+
+    async def list_clients(self, request: Request) -> Response:
+        query = list_query(request)
+        return ok_page(request, await self._admin.list_clients(query.page), client_view)
+
+    async def get_client(self, request: Request) -> Response:
+        client_id = path_uuid(request, "client_id", CLIENT_NOT_FOUND)
+        return ok(request, client_view(await self._admin.get_client(client_id)))
+
+    async def block_client(self, request: Request) -> Response:
+        client_id = path_uuid(request, "client_id", CLIENT_NOT_FOUND)
+        return ok(request, client_view(await self._admin.block_client(client_id)))
+
+    async def unblock_client(self, request: Request) -> Response:
+        client_id = path_uuid(request, "client_id", CLIENT_NOT_FOUND)
+        return ok(request, client_view(await self._admin.unblock_client(client_id)))
+
+    async def deactivate_tokens(self, request: Request) -> Response:
+        client_id = path_uuid(request, "client_id", CLIENT_NOT_FOUND)
+        count = await self._admin.deactivate_client_tokens(client_id)
+        return ok(request, {"id": str(client_id), "revoked_tokens": count})
+
+    async def rotate_secret(self, request: Request) -> Response:
+        client_id = path_uuid(request, "client_id", "Connection not found.")
+        connection_id = path_uuid(request, "connection_id", "Connection not found.")
+        new = await self._admin.rotate_connection_secret(client_id, connection_id)
+        return ok(request, new_secret_view(new))
+
+    def operations(self) -> list[Operation]:
+        client = path_id("client_id", "client")
+        return [
+            Operation(
+                "POST",
+                "/admin/client_types",
+                self.create_client_type,
+                "createClientType",
+                "Create a client type with its scope ceiling",
+                "client types",
+                201,
+                s.envelope(s.CLIENT_TYPE),
+                _BODY_ERRORS,
+                body=s.request_body(
+                    "client_type",
+                    {"name": s.STRING, "scope": {**s.STRING, "description": "Space-separated."}},
+                    ["name"],
+                ),
+            ),
+            Operation(
+                "GET",
+                "/admin/client_types",
+                self.list_client_types,
+                "listClientTypes",
+                "List client types",
+                "client types",
+                200,
+                s.envelope(s.array(s.CLIENT_TYPE), kind="list"),
+                (422,),
+                PAGE_PARAMS,
+            ),
+            Operation(
+                "POST",
+                "/admin/clients",
+                self.create_client,
+                "createClient",
+                "Create a client with one connection",
+                "clients",
+                201,
+                s.envelope(s.NEW_CLIENT),
+                (*_BODY_ERRORS, 404),
+                body=s.request_body(
+                    "client",
+                    {
+                        "name": s.STRING,
+                        "client_type": {**s.STRING, "description": "Name of a client type."},
+                        "redirect_uri": {**s.STRING, "description": "Absolute http(s) URI."},
+                    },
+                    ["name", "client_type", "redirect_uri"],
+                ),
+                description="The answer carries the connection's secret: the only time it is "
+                "shown. An unknown client type is a 404.",
+            ),
+            Operation(
+                "GET",
+                "/admin/clients",
+                self.list_clients,
+                "listClients",
+                "List clients with their connections",
+                "clients",
+                200,
+                s.envelope(s.array(s.CLIENT), kind="list"),
+                (422,),
+                PAGE_PARAMS,
+            ),
+            Operation(
+                "GET",
+                "/admin/clients/{client_id}",
+                self.get_client,
+                "getClient",
+                "Get a client with its connections",
+                "clients",
+                200,
+                s.envelope(s.CLIENT),
+                (404,),
+                (client,),
+            ),
+            Operation(
+                "PATCH",
+                "/admin/clients/{client_id}/actions/block",
+                self.block_client,
+                "blockClient",
+                "Block a client: its tokens stop verifying, it can no longer refresh",
+                "clients",
+                200,
+                s.envelope(s.CLIENT),
+                (404,),
+                (client,),
+            ),
+            Operation(
+                "PATCH",
+                "/admin/clients/{client_id}/actions/unblock",
+                self.unblock_client,
+                "unblockClient",
+                "Unblock a client",
+                "clients",
+                200,
+                s.envelope(s.CLIENT),
+                (404,),
+                (client,),
+            ),
+            Operation(
+                "PATCH",
+                "/admin/clients/{client_id}/actions/deactivate_tokens",
+                self.deactivate_tokens,
+                "deactivateClientTokens",
+                "Revoke every live token of a client",
+                "clients",
+                200,
+                s.envelope(s.CLIENT_TOKENS_REVOKED),
+                (404,),
+                (client,),
+            ),
+            Operation(
+                "PATCH",
+                "/admin/clients/{client_id}/connections/{connection_id}/actions/rotate_secret",
+                self.rotate_secret,
+                "rotateConnectionSecret",
+                "Give a connection a new secret",
+                "clients",
+                200,
+                s.envelope(s.CONNECTION_SECRET),
+                (404,),
+                (client, path_id("connection_id", "connection")),
+                description="The old secret stops working at once; tokens already issued stay "
+                "valid. The answer is the only time the new secret is shown.",
+            ),
+        ]

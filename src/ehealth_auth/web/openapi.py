@@ -1,0 +1,190 @@
+"""The OpenAPI 3.1 document, built from the route declarations, and the routes that serve it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ehealth_auth import __version__
+from ehealth_auth.web import schemas as s
+from ehealth_auth.web.docs_page import render_docs
+from ehealth_auth.web.operations import Operation
+
+_ERRORS = {
+    400: "Request body is not JSON, not an object, or lacks the object it must wrap "
+    "(`request_malformed`).",
+    401: "Not authenticated: for /admin routes a missing or unknown admin key (`access_denied`); "
+    "for the others, the error the route documents.",
+    404: "No such resource (`not_found`).",
+    409: "Conflicts with an existing resource (`conflict`).",
+    413: "Request body over the size limit (`request_too_large`).",
+    415: "Content type other than application/json (`content_type_invalid`).",
+    422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
+}
+
+_DESCRIPTION = (
+    "The eHealth OAuth 2.0 token service. Every JSON answer is an envelope: `{meta, data}` on "
+    "success (lists add `paging`), `{meta, error}` on failure. /admin routes take "
+    "`Authorization: Bearer <admin key>`."
+)
+
+_TAGS = [
+    {"name": "oauth", "description": "The token endpoint MIS call."},
+    {"name": "tokens", "description": "Verify (the gateway's call), list and revoke tokens."},
+    {"name": "client types", "description": "Client types and their scope ceilings."},
+    {"name": "clients", "description": "OAuth clients (MSPs) and their connections."},
+    {"name": "users", "description": "Users and their logout."},
+    {"name": "approvals", "description": "Users' approvals of clients."},
+    {"name": "docs", "description": "This documentation."},
+]
+
+
+class _Components:
+    """Moves every titled schema into components/schemas, leaving a $ref in its place."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def hoist(self, schema: Any) -> Any:
+        if isinstance(schema, list):
+            return [self.hoist(item) for item in schema]
+        if not isinstance(schema, dict):
+            return schema
+        body = {key: self.hoist(value) for key, value in schema.items()}
+        title = schema.get("title")
+        if not isinstance(title, str):
+            return body
+        known = self.schemas.setdefault(title, body)
+        if known != body:
+            raise ValueError(f"two different schemas are titled {title!r}")
+        return {"$ref": f"#/components/schemas/{title}"}
+
+
+def _operation(op: Operation, components: _Components) -> dict[str, Any]:
+    success: dict[str, Any] = {
+        "description": op.summary,
+        "content": {op.media_type: {"schema": components.hoist(op.response)}},
+    }
+    if op.media_type == "application/json" and op.response.get("properties", {}).get("meta"):
+        success["headers"] = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
+    item: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "security": [{"adminKey": []}] if op.admin else [],
+        "responses": {
+            str(op.status): success,
+            **{
+                str(status): {"$ref": f"#/components/responses/Error{status}"}
+                for status in op.error_statuses
+            },
+        },
+    }
+    if op.description:
+        item["description"] = op.description
+    if op.params:
+        item["parameters"] = [
+            {
+                "name": param.name,
+                "in": param.location,
+                "required": param.required,
+                "description": param.description,
+                "schema": param.schema,
+            }
+            for param in op.params
+        ]
+    if op.body is not None:
+        item["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": components.hoist(op.body)}},
+        }
+    return item
+
+
+def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
+    components = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
+    error_ref = components.hoist(s.ERROR_RESPONSE)
+    responses = {
+        f"Error{status}": {
+            "description": description,
+            "content": {"application/json": {"schema": error_ref}},
+            "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
+        }
+        for status, description in _ERRORS.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ehealth-auth", "version": __version__, "description": _DESCRIPTION},
+        "tags": _TAGS,
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.schemas.items())),
+            "responses": responses,
+            "headers": {
+                "X-Request-ID": {
+                    "description": "The request id, also in meta.request_id and every log line.",
+                    "schema": {"type": "string"},
+                }
+            },
+            "securitySchemes": {
+                "adminKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A key of EHEALTH_AUTH_ADMIN_KEYS.",
+                }
+            },
+        },
+    }
+
+
+class DocsRoutes:
+    """/openapi.json and /docs, rendered once from the declarations of every route."""
+
+    def __init__(self) -> None:
+        self._json = b"{}"
+        self._html = ""
+
+    def publish(self, operations: Sequence[Operation]) -> None:
+        document = build_document(operations)
+        self._json = orjson.dumps(document)
+        self._html = render_docs(document)
+
+    async def openapi(self, _request: Request) -> Response:
+        return Response(self._json, media_type="application/json")
+
+    async def docs(self, _request: Request) -> Response:
+        return HTMLResponse(self._html)
+
+    def operations(self) -> list[Operation]:
+        return [
+            Operation(
+                "GET",
+                "/openapi.json",
+                self.openapi,
+                "getOpenApi",
+                "This OpenAPI 3.1 document",
+                "docs",
+                200,
+                {"type": "object", "description": "An OpenAPI 3.1 document."},
+                admin=False,
+            ),
+            Operation(
+                "GET",
+                "/docs",
+                self.docs,
+                "getDocs",
+                "The API documentation as a web page",
+                "docs",
+                200,
+                {"type": "string"},
+                admin=False,
+                media_type="text/html",
+            ),
+        ]

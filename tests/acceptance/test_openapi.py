@@ -1,0 +1,99 @@
+"""/openapi.json documents every route the app serves, and /docs shows it without any asset
+from elsewhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from ehealth_auth.settings import Settings
+from ehealth_auth.wiring import Services, build_app
+from tests.admin_support import OpenApi, SchemaMismatch
+
+
+async def document(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def test_every_served_route_is_documented_and_nothing_else(
+    http: httpx.AsyncClient, settings: Settings, services: Services
+) -> None:
+    spec = await document(http)
+    app = build_app(settings, services)
+    served = {
+        (method.lower(), route.path)
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    documented = {(method, path) for path, item in spec["paths"].items() for method in item}
+    assert len(served) == len(app.routes) + 3  # three paths serve two methods each
+    assert served == documented
+    assert ("get", "/admin/tokens/{value}/verify") in served
+    assert ("post", "/oauth/tokens") in served
+
+
+async def test_document_is_openapi_3_1_with_resolvable_schemas(http: httpx.AsyncClient) -> None:
+    spec = await document(http)
+
+    assert spec["openapi"] == "3.1.0"
+    assert spec["components"]["securitySchemes"]["adminKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A key of EHEALTH_AUTH_ADMIN_KEYS.",
+    }
+    refs = set(re.findall(r'"\$ref": ?"([^"]+)"', str(spec).replace("'", '"')))
+    assert refs
+    checker = OpenApi(spec)
+    for ref in refs:
+        assert checker.resolve({"$ref": ref}), ref
+    operation_ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            admin = path.startswith("/admin/")
+            assert bool(op["security"]) is admin, (method, path)
+            assert ("401" in op["responses"]) is (admin or path == "/oauth/tokens"), path
+            if method in ("post",):
+                assert "requestBody" in op, path
+            for param in re.findall(r"\{([^}]+)\}", path):
+                assert any(p["name"] == param and p["in"] == "path" for p in op["parameters"])
+
+
+async def test_documented_error_envelope_matches_a_real_error(http: httpx.AsyncClient) -> None:
+    spec = OpenApi(await document(http))
+    response = await http.post("/oauth/tokens", json={"token": {"client_id": 1}})
+    assert response.status_code == 422
+    spec.check_response(response)
+    schema = spec.document["components"]["schemas"]["Token"]
+    with pytest.raises(SchemaMismatch):
+        spec.check(response.json()["error"], schema)
+    with pytest.raises(SchemaMismatch):
+        spec.check({**response.json(), "extra": 1}, {"$ref": "#/components/schemas/ErrorResponse"})
+
+
+async def test_docs_page_lists_every_operation_without_external_assets(
+    http: httpx.AsyncClient,
+) -> None:
+    spec = await document(http)
+
+    response = await http.get("/docs")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for path, item in spec["paths"].items():
+        assert f"<code>{path}</code>" in page
+        for op in item.values():
+            assert f'id="{op["operationId"]}"' in page
+    assert "<script" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)
