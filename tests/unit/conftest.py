@@ -1,0 +1,101 @@
+"""Unit-tier fixtures: the protocol wired to in-memory fakes, no I/O.
+
+`clock` and `world` deliberately shadow the database-backed fixtures of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
+from ehealth_auth.protocol.model import TokenPolicy
+from tests.unit.builders import World, seed_world
+from tests.unit.fakes import (
+    FakeAdminStore,
+    FakeClock,
+    FakeDatabase,
+    FakePasswordHasher,
+    FakeRefreshGrantStore,
+    FakeSuccessorCipher,
+    Sha256SecretHasher,
+)
+
+# Lifetimes unlike the defaults, so a test can tell which one a token got.
+POLICY = TokenPolicy(access_ttl=600, refresh_ttl=7_200, code_ttl=60)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def hasher() -> Sha256SecretHasher:
+    return Sha256SecretHasher()
+
+
+@pytest.fixture
+def passwords() -> FakePasswordHasher:
+    return FakePasswordHasher()
+
+
+@pytest.fixture
+def refresh_store(db: FakeDatabase) -> FakeRefreshGrantStore:
+    return FakeRefreshGrantStore(db)
+
+
+@pytest.fixture
+def admin_store(db: FakeDatabase) -> FakeAdminStore:
+    return FakeAdminStore(db)
+
+
+@pytest.fixture
+def cipher() -> FakeSuccessorCipher:
+    return FakeSuccessorCipher()
+
+
+GrantFactory = Callable[[TokenPolicy], RefreshTokenGrant]
+
+
+@pytest.fixture
+def make_grant(
+    refresh_store: FakeRefreshGrantStore,
+    hasher: Sha256SecretHasher,
+    clock: FakeClock,
+    cipher: FakeSuccessorCipher,
+) -> GrantFactory:
+    """Grants under other refresh policies, sharing one store, hasher, clock and cipher."""
+
+    def build(policy: TokenPolicy) -> RefreshTokenGrant:
+        return RefreshTokenGrant(refresh_store, hasher, clock, policy, cipher)
+
+    return build
+
+
+@pytest.fixture
+def grant(make_grant: GrantFactory) -> RefreshTokenGrant:
+    """The default policy: rotation off, as deployed for existing MIS."""
+    return make_grant(POLICY)
+
+
+@pytest.fixture
+def admin(
+    admin_store: FakeAdminStore,
+    hasher: Sha256SecretHasher,
+    passwords: FakePasswordHasher,
+    clock: FakeClock,
+) -> AdminService:
+    return AdminService(admin_store, hasher, passwords, clock, POLICY)
+
+
+@pytest.fixture
+def world(db: FakeDatabase, clock: FakeClock) -> World:
+    return seed_world(db, clock.now())

@@ -1,0 +1,606 @@
+"""In-memory fakes of the protocol's ports, faithful to the SQL stores they stand in for.
+
+`FakeDatabase` holds the rows; `FakeRefreshGrantStore` and `FakeAdminStore` are views over it,
+as the real stores are views over one engine. Where the schema would reject a write (a foreign
+key or unique constraint the protocol never expects to hit), the fakes raise
+`FakeIntegrityError` instead of silently accepting data the real database could not hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+from uuid import UUID
+
+from ehealth_auth.protocol.errors import ConflictError
+from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
+from ehealth_auth.protocol.paging import Page, PageRequest
+from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
+from ehealth_auth.protocol.records import (
+    ApprovalRecord,
+    ClientDetails,
+    ClientRecord,
+    ClientTypeRecord,
+    ConnectionInfo,
+    ConnectionRecord,
+    TokenInfo,
+    UserRecord,
+)
+from ehealth_auth.protocol.verify import VerifyContext
+
+START = 1_700_000_000
+T = TypeVar("T")
+
+
+class FakeIntegrityError(Exception):
+    """A write the real schema would refuse (the SQL stores let IntegrityError propagate)."""
+
+
+class FakeClock:
+    """A clock that moves only when told to; seconds and milliseconds always agree."""
+
+    def __init__(self, now: int = START) -> None:
+        self.current_ms = now * 1000
+
+    def now(self) -> int:
+        return self.current_ms // 1000
+
+    def now_ms(self) -> int:
+        return self.current_ms
+
+    def set(self, seconds: int) -> None:
+        self.current_ms = seconds * 1000
+
+    def advance(self, seconds: int) -> None:
+        self.current_ms += seconds * 1000
+
+    def advance_ms(self, milliseconds: int) -> None:
+        self.current_ms += milliseconds
+
+
+def sha256(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
+
+
+class Sha256SecretHasher:
+    """Unkeyed SHA-256: deterministic, so tests can compute the digest a store should hold."""
+
+    def digest(self, value: str) -> bytes:
+        return sha256(value)
+
+
+class FakeSuccessorCipher:
+    """A toy authenticated cipher: a keystream XOR plus a MAC over context and ciphertext.
+
+    Not secure, but it has the two properties the grant relies on: the blob does not contain
+    the plain value, and a blob opened under another context (or altered) yields None.
+    """
+
+    _KEY = b"fake-successor-cipher"
+    _TAG_BYTES = 32
+
+    def _keystream(self, context: bytes, length: int) -> bytes:
+        stream = b""
+        counter = 0
+        while len(stream) < length:
+            stream += hashlib.sha256(self._KEY + context + counter.to_bytes(4, "big")).digest()
+            counter += 1
+        return stream[:length]
+
+    def _tag(self, context: bytes, body: bytes) -> bytes:
+        return hmac.new(self._KEY, context + body, hashlib.sha256).digest()
+
+    def encrypt(self, value: str, context: bytes) -> bytes:
+        plain = value.encode("utf-8")
+        body = bytes(
+            a ^ b for a, b in zip(plain, self._keystream(context, len(plain)), strict=True)
+        )
+        return self._tag(context, body) + body
+
+    def decrypt(self, blob: bytes, context: bytes) -> str | None:
+        tag, body = blob[: self._TAG_BYTES], blob[self._TAG_BYTES :]
+        if not hmac.compare_digest(tag, self._tag(context, body)):
+            return None
+        stream = self._keystream(context, len(body))
+        return bytes(a ^ b for a, b in zip(body, stream, strict=True)).decode("utf-8")
+
+
+class FakePasswordHasher:
+    """A one-way stand-in for argon2: the hash never contains the password."""
+
+    PREFIX = "fake-sha256$"
+
+    def hash(self, password: str) -> str:
+        return self.PREFIX + sha256(password).hex()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash == self.hash(password)
+
+
+@dataclass
+class TokenRow:
+    """A row of the tokens table: the stored token plus the columns later writes change."""
+
+    token: NewToken
+    revoked_at: int | None = None
+    retired_at_ms: int | None = None
+    successor_id: UUID | None = None
+    successor_value_enc: bytes | None = None
+
+
+@dataclass
+class FakeDatabase:
+    client_types: dict[UUID, ClientTypeRecord] = field(default_factory=dict)
+    clients: dict[UUID, ClientRecord] = field(default_factory=dict)
+    connections: dict[UUID, ConnectionRecord] = field(default_factory=dict)
+    users: dict[UUID, UserRecord] = field(default_factory=dict)
+    approvals: dict[UUID, ApprovalRecord] = field(default_factory=dict)
+    tokens: dict[UUID, TokenRow] = field(default_factory=dict)
+    # The inserted_at column of every table, by row id (ids are unique across tables).
+    inserted_at: dict[UUID, int] = field(default_factory=dict)
+
+    def insert_token(self, token: NewToken) -> None:
+        if token.id in self.tokens:
+            raise FakeIntegrityError(f"duplicate token id {token.id}")
+        if any(row.token.value_hash == token.value_hash for row in self.tokens.values()):
+            raise FakeIntegrityError("duplicate token value_hash")
+        if token.user_id not in self.users:
+            raise FakeIntegrityError(f"no user {token.user_id}")
+        if token.client_id not in self.clients:
+            raise FakeIntegrityError(f"no client {token.client_id}")
+        if token.connection_id is not None and token.connection_id not in self.connections:
+            raise FakeIntegrityError(f"no connection {token.connection_id}")
+        self.tokens[token.id] = TokenRow(token)
+
+    def revoke_tokens(self, now: int, where: Callable[[NewToken], bool]) -> int:
+        """Mark every live token matching `where` revoked, as the SQL `revoke_tokens` does."""
+        count = 0
+        for row in self.tokens.values():
+            if row.revoked_at is None and where(row.token):
+                row.revoked_at = now
+                count += 1
+        return count
+
+    def revoke_earlier_access(self, access: NewToken) -> None:
+        self.revoke_tokens(
+            access.issued_at,
+            lambda token: (
+                token.family_id == access.family_id and token.name is TokenName.ACCESS_TOKEN
+            ),
+        )
+
+    def approval_for(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None:
+        for record in self.approvals.values():
+            if record.user_id == user_id and record.client_id == client_id:
+                return record
+        return None
+
+    def token_by_hash(self, value_hash: bytes) -> TokenRow | None:
+        for row in self.tokens.values():
+            if row.token.value_hash == value_hash:
+                return row
+        return None
+
+    def by_insertion(self, ids: Iterable[UUID]) -> list[UUID]:
+        """`ORDER BY inserted_at, id`."""
+        return sorted(ids, key=lambda row_id: (self.inserted_at.get(row_id, 0), row_id))
+
+    def client_details(self, client_id: UUID) -> ClientDetails | None:
+        client = self.clients.get(client_id)
+        if client is None:
+            return None
+        connections = [
+            connection_id
+            for connection_id, row in self.connections.items()
+            if row.client_id == client_id
+        ]
+        return ClientDetails(
+            client=client,
+            client_type=self.client_types[client.client_type_id],
+            connections=tuple(
+                connection_info(self.connections[connection_id])
+                for connection_id in self.by_insertion(connections)
+            ),
+        )
+
+
+def connection_info(row: ConnectionRecord) -> ConnectionInfo:
+    return ConnectionInfo(row.id, row.client_id, row.redirect_uri, row.consumer_id)
+
+
+def token_info(row: TokenRow) -> TokenInfo:
+    token = row.token
+    return TokenInfo(
+        id=token.id,
+        name=token.name.value,
+        user_id=token.user_id,
+        client_id=token.client_id,
+        scope=token.scope,
+        issued_at=token.issued_at,
+        expires_at=token.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def page_of(entries: Sequence[T], page: PageRequest) -> Page[T]:
+    """`LIMIT size OFFSET offset` over already ordered entries, with the total count."""
+    return Page(tuple(entries[page.offset : page.offset + page.size]), page, len(entries))
+
+
+Interleaving = Callable[[], Awaitable[object]]
+
+
+class FakeRefreshGrantStore:
+    """The RefreshGrantStore port, mirroring `SqlRefreshGrantStore`.
+
+    `interleave` simulates a concurrent request: a callable stored under a method name runs
+    (once) when that method is entered, before the method reads or writes anything, as if
+    another server process had committed just before this one's statement.
+    """
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.context_loads: list[tuple[UUID, bytes, bytes]] = []
+        self.interleave: dict[str, Interleaving] = {}
+
+    async def _interleaved(self, method: str) -> None:
+        other = self.interleave.pop(method, None)
+        if other is not None:
+            await other()
+
+    async def load_refresh_context(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes
+    ) -> RefreshContext | None:
+        await self._interleaved("load_refresh_context")
+        self.context_loads.append((client_id, secret_hash, token_hash))
+        connection = next(
+            (
+                row
+                for row in self.db.connections.values()
+                if row.client_id == client_id and row.secret_hash == secret_hash
+            ),
+            None,
+        )
+        if connection is None:
+            return None
+        client = self.db.clients[client_id]
+        # Outer join on tokens: only rows named refresh_token, whichever client they belong to.
+        row = next(
+            (
+                row
+                for row in self.db.tokens.values()
+                if row.token.value_hash == token_hash and row.token.name is TokenName.REFRESH_TOKEN
+            ),
+            None,
+        )
+        if row is None:
+            return RefreshContext(
+                connection_id=connection.id,
+                client_blocked=client.is_blocked,
+                token=None,
+                user_blocked=False,
+                approval_scope=None,
+            )
+        token = row.token
+        user = self.db.users.get(token.user_id)
+        # The approval joined is the token user's approval for the *calling* client.
+        approval = self.db.approval_for(token.user_id, client_id)
+        return RefreshContext(
+            connection_id=connection.id,
+            client_blocked=client.is_blocked,
+            token=StoredRefreshToken(
+                id=token.id,
+                client_id=token.client_id,
+                user_id=token.user_id,
+                expires_at=token.expires_at,
+                revoked=row.revoked_at is not None,
+                family_id=token.family_id,
+                retired_at_ms=row.retired_at_ms,
+                successor_id=row.successor_id,
+                successor_value_enc=row.successor_value_enc,
+            ),
+            user_blocked=bool(user and user.is_blocked),
+            approval_scope=approval.scope if approval else None,
+        )
+
+    async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
+        await self._interleaved("add_access_token")
+        if revoke_earlier_access:
+            self.db.revoke_earlier_access(access)
+        self.db.insert_token(access)
+
+    async def rotate(
+        self,
+        retired_id: UUID,
+        retired_at_ms: int,
+        successor: NewToken,
+        successor_value_enc: bytes | None,
+        access: NewToken,
+        *,
+        revoke_earlier_access: bool,
+    ) -> bool:
+        await self._interleaved("rotate")
+        retired = self.db.tokens.get(retired_id)
+        # The conditional UPDATE: only a live, not yet retired token can be retired.
+        if retired is None or retired.retired_at_ms is not None or retired.revoked_at is not None:
+            return False
+        retired.retired_at_ms = retired_at_ms
+        retired.successor_id = successor.id
+        retired.successor_value_enc = successor_value_enc
+        # Only the newest retired token's successor may be echoed.
+        for row in self.db.tokens.values():
+            if row.token.family_id == successor.family_id and row.token.id != retired_id:
+                row.successor_value_enc = None
+        if revoke_earlier_access:
+            self.db.revoke_earlier_access(access)
+        self.db.insert_token(successor)
+        self.db.insert_token(access)
+        return True
+
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        await self._interleaved("revoke_family")
+        count = 0
+        for row in self.db.tokens.values():
+            if row.token.family_id == family_id and row.revoked_at is None:
+                row.revoked_at = now
+                row.successor_value_enc = None
+                count += 1
+        return count
+
+
+class FakeAdminStore:
+    """The AdminStore port, mirroring `SqlAdminStore` including its constraints."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    async def add_client_type(self, record: ClientTypeRecord, now: int) -> None:
+        # The name column is UNIQUE with the database's default (case-sensitive) collation.
+        if any(row.name == record.name for row in self.db.client_types.values()):
+            raise ConflictError(f"Client type {record.name!r} already exists.")
+        self.db.client_types[record.id] = record
+        self.db.inserted_at[record.id] = now
+
+    async def client_type_by_name(self, name: str) -> ClientTypeRecord | None:
+        return next((row for row in self.db.client_types.values() if row.name == name), None)
+
+    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None:
+        client = self.db.clients.get(client_id)
+        return self.db.client_types.get(client.client_type_id) if client else None
+
+    async def add_client(
+        self, client: ClientRecord, connection: ConnectionRecord, now: int
+    ) -> None:
+        if client.id in self.db.clients:
+            raise FakeIntegrityError(f"duplicate client id {client.id}")
+        if client.client_type_id not in self.db.client_types:
+            raise FakeIntegrityError(f"no client type {client.client_type_id}")
+        if connection.client_id != client.id and connection.client_id not in self.db.clients:
+            raise FakeIntegrityError(f"no client {connection.client_id}")
+        if any(row.secret_hash == connection.secret_hash for row in self.db.connections.values()):
+            raise FakeIntegrityError("duplicate connection secret_hash")
+        self.db.clients[client.id] = client
+        self.db.connections[connection.id] = connection
+        self.db.inserted_at[client.id] = self.db.inserted_at[connection.id] = now
+
+    async def client(self, client_id: UUID) -> ClientRecord | None:
+        return self.db.clients.get(client_id)
+
+    async def client_count(self) -> int:
+        return len(self.db.clients)
+
+    async def set_client_blocked(self, client_id: UUID, blocked: bool, now: int) -> bool:
+        client = self.db.clients.get(client_id)
+        if client is None:
+            return False
+        self.db.clients[client_id] = dataclasses.replace(client, is_blocked=blocked)
+        return True
+
+    async def revoke_client_tokens(self, client_id: UUID, now: int) -> int:
+        return self.db.revoke_tokens(now, lambda token: token.client_id == client_id)
+
+    async def add_user(self, record: UserRecord, now: int) -> None:
+        # Mirrors the unique index on lower(email).
+        taken = {row.email.lower() for row in self.db.users.values()}
+        if record.email.lower() in taken:
+            raise ConflictError("A user with this email already exists.")
+        self.db.users[record.id] = record
+        self.db.inserted_at[record.id] = now
+
+    async def user(self, user_id: UUID) -> UserRecord | None:
+        return self.db.users.get(user_id)
+
+    async def block_user(self, user_id: UUID, now: int) -> bool:
+        user = self.db.users.get(user_id)
+        if user is None:
+            return False
+        self.db.users[user_id] = dataclasses.replace(user, is_blocked=True)
+        self.db.revoke_tokens(now, lambda token: token.user_id == user_id)
+        return True
+
+    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None:
+        return self.db.approval_for(user_id, client_id)
+
+    async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
+        existing = self.db.approval_for(record.user_id, record.client_id)
+        if existing is not None:
+            # Like the SQL UPDATE ... RETURNING id: the existing row keeps its id.
+            updated = dataclasses.replace(existing, scope=record.scope)
+            self.db.approvals[existing.id] = updated
+            return updated
+        if record.user_id not in self.db.users:
+            raise FakeIntegrityError(f"no user {record.user_id}")
+        if record.client_id not in self.db.clients:
+            raise FakeIntegrityError(f"no client {record.client_id}")
+        self.db.approvals[record.id] = record
+        self.db.inserted_at[record.id] = now
+        return record
+
+    async def delete_approval(self, user_id: UUID, client_id: UUID, now: int) -> bool:
+        existing = self.db.approval_for(user_id, client_id)
+        if existing is None:
+            return False
+        del self.db.approvals[existing.id]
+        self.db.revoke_tokens(
+            now, lambda token: token.user_id == user_id and token.client_id == client_id
+        )
+        return True
+
+    async def add_token(self, token: NewToken) -> None:
+        self.db.insert_token(token)
+
+    # ------------------------------------------------------------------- lookups and listings
+
+    async def client_types_page(self, page: PageRequest) -> Page[ClientTypeRecord]:
+        rows = sorted(self.db.client_types.values(), key=lambda row: (row.name, row.id))
+        return page_of(rows, page)
+
+    async def client_details(self, client_id: UUID) -> ClientDetails | None:
+        return self.db.client_details(client_id)
+
+    async def clients_page(self, page: PageRequest) -> Page[ClientDetails]:
+        ordered = sorted(self.db.clients.values(), key=lambda row: (row.name, row.id))
+        details = [self.db.client_details(row.id) for row in ordered]
+        return page_of([entry for entry in details if entry is not None], page)
+
+    async def replace_connection_secret(
+        self, client_id: UUID, connection_id: UUID, secret_hash: bytes, now: int
+    ) -> ConnectionInfo | None:
+        row = self.db.connections.get(connection_id)
+        if row is None or row.client_id != client_id:
+            return None
+        self.db.connections[connection_id] = dataclasses.replace(row, secret_hash=secret_hash)
+        return connection_info(row)
+
+    async def users_page(self, page: PageRequest) -> Page[UserRecord]:
+        return page_of(sorted(self.db.users.values(), key=lambda row: (row.email, row.id)), page)
+
+    async def unblock_user(self, user_id: UUID, now: int) -> bool:
+        user = self.db.users.get(user_id)
+        if user is None:
+            return False
+        self.db.users[user_id] = dataclasses.replace(user, is_blocked=False)
+        return True
+
+    async def approvals_page(
+        self, page: PageRequest, user_id: UUID | None, client_id: UUID | None
+    ) -> Page[ApprovalRecord]:
+        rows = [
+            self.db.approvals[approval_id]
+            for approval_id in self.db.by_insertion(self.db.approvals)
+            if user_id in (None, self.db.approvals[approval_id].user_id)
+            and client_id in (None, self.db.approvals[approval_id].client_id)
+        ]
+        return page_of(rows, page)
+
+    async def delete_approval_by_id(self, approval_id: UUID, now: int) -> bool:
+        existing = self.db.approvals.get(approval_id)
+        if existing is None:
+            return False
+        return await self.delete_approval(existing.user_id, existing.client_id, now)
+
+    async def tokens_page(
+        self, page: PageRequest, user_id: UUID | None, client_id: UUID | None
+    ) -> Page[TokenInfo]:
+        rows = sorted(
+            (
+                row
+                for row in self.db.tokens.values()
+                if user_id in (None, row.token.user_id) and client_id in (None, row.token.client_id)
+            ),
+            key=lambda row: (-row.token.issued_at, row.token.id),
+        )
+        return page_of([token_info(row) for row in rows], page)
+
+    async def revoke_token(self, token_id: UUID, now: int) -> TokenInfo | None:
+        row = self.db.tokens.get(token_id)
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = now
+        return token_info(row)
+
+    async def revoke_user_tokens(self, user_id: UUID, client_id: UUID | None, now: int) -> int:
+        return self.db.revoke_tokens(
+            now,
+            lambda token: token.user_id == user_id and client_id in (None, token.client_id),
+        )
+
+
+class FakeVerifyStore:
+    """The VerifyStore port, mirroring `SqlVerifyStore`'s outer-joined read."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    async def load_token(self, value_hash: bytes) -> VerifyContext | None:
+        row = self.db.token_by_hash(value_hash)
+        if row is None:
+            return None
+        token = row.token
+        client = self.db.clients.get(token.client_id)
+        user = self.db.users.get(token.user_id)
+        connection = self.db.connections.get(token.connection_id) if token.connection_id else None
+        return VerifyContext(
+            id=token.id,
+            name=token.name.value,
+            expires_at=token.expires_at,
+            revoked=row.revoked_at is not None,
+            user_id=token.user_id,
+            details=dict(token.details),
+            approval_exists=self.db.approval_for(token.user_id, token.client_id) is not None,
+            client_blocked=bool(client and client.is_blocked),
+            user_blocked=bool(user and user.is_blocked),
+            mis_client_id=connection.consumer_id if connection else None,
+        )
+
+
+class RecordingGrant:
+    """A Grant that answers with a fixed token and remembers what it was asked."""
+
+    def __init__(self, grant_type: str, answer: IssuedToken) -> None:
+        self.grant_type = grant_type
+        self.answer = answer
+        self.calls: list[Mapping[str, object]] = []
+
+    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+        self.calls.append(params)
+        return self.answer
+
+
+class FakePurgeStore:
+    """The PurgeStore port, mirroring `SqlPurgeStore`; remembers the size of each batch."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.batches: list[int] = []
+        self.erase_calls: list[int] = []
+
+    async def delete_dead_tokens(self, cutoff: int, limit: int) -> int:
+        dead = [
+            token_id
+            for token_id, row in self.db.tokens.items()
+            if row.token.expires_at < cutoff
+            or (row.revoked_at is not None and row.revoked_at < cutoff)
+        ][:limit]
+        for token_id in dead:
+            del self.db.tokens[token_id]
+        self.batches.append(len(dead))
+        return len(dead)
+
+    async def erase_successor_values(self, retired_before_ms: int) -> int:
+        self.erase_calls.append(retired_before_ms)
+        count = 0
+        for row in self.db.tokens.values():
+            if (
+                row.successor_value_enc is not None
+                and row.retired_at_ms is not None
+                and row.retired_at_ms < retired_before_ms
+            ):
+                row.successor_value_enc = None
+                count += 1
+        return count
