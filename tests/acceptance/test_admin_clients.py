@@ -227,7 +227,11 @@ async def test_create_client_lists_every_bad_field(admin: httpx.AsyncClient) -> 
             "entry_type": "json_data_property",
             "entry": "$.client.redirect_uri",
             "rules": [
-                {"rule": "format", "description": "must be an absolute http(s) URI", "params": []}
+                {
+                    "rule": "format",
+                    "description": "must be an absolute http(s) URI without a fragment",
+                    "params": [],
+                }
             ],
         },
     ]

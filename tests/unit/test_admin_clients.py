@@ -31,7 +31,7 @@ from tests.unit.fakes import FakeClock, FakeDatabase, sha256
 from tests.unit.invalid import failures
 
 UNKNOWN = UUID("00000000-0000-4000-8000-000000000000")
-BAD_URI = ("format", "must be an absolute http(s) URI", ())
+BAD_URI = ("format", "must be an absolute http(s) URI without a fragment", ())
 
 # ------------------------------------------------------------------------------ client types
 
@@ -173,7 +173,19 @@ async def test_create_client_rejects_name_over_255_characters(admin: AdminServic
 
 
 @pytest.mark.parametrize(
-    "uri", ["/cb", "mis.example.org/cb", "ftp://mis.example.org/cb", "https:///cb", "javascript:x"]
+    "uri",
+    [
+        "/cb",
+        "mis.example.org/cb",
+        "ftp://mis.example.org/cb",
+        "https:///cb",
+        "javascript:x",
+        # Regressions: a malformed IPv6 host or port used to crash with a 500; a fragment,
+        # forbidden in redirect URIs (RFC 6749 §3.1.2), used to be accepted.
+        "http://[::1/cb",
+        "http://mis.example.org:99999999/cb",
+        "https://mis.example.org/cb#fragment",
+    ],
 )
 async def test_create_client_rejects_redirect_uri_that_is_not_absolute_http(
     admin: AdminService, db: FakeDatabase, uri: str

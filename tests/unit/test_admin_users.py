@@ -71,7 +71,11 @@ async def test_create_user_accepts_email_of_320_characters(admin: AdminService) 
 
 @pytest.mark.parametrize(
     ("password", "failure"),
-    [("", ("required", "can't be blank", ())), ("1234567", SHORT_PASSWORD)],
+    [
+        ("", ("required", "can't be blank", ())),
+        (" " * 8, ("required", "can't be blank", ())),  # regression: was accepted
+        ("1234567", SHORT_PASSWORD),
+    ],
 )
 async def test_create_user_rejects_missing_or_short_password(
     admin: AdminService,

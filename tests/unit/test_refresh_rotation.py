@@ -223,7 +223,7 @@ async def test_rotation_revokes_family_when_retired_token_is_reused(
 ) -> None:
     unrelated = _unrelated_token(db, world, clock.now())
     await rotating.handle(world.params())
-    clock.advance_ms(1)
+    clock.advance_ms(POLICY.race_window_ms + 1)
 
     await _reused(rotating, world.params())
 
@@ -250,10 +250,24 @@ async def test_reuse_is_detected_even_after_rotation_was_switched_off(
     await rotating.handle(world.params())
     clock_ms = db.tokens[world.refresh_token_id].retired_at_ms
     assert clock_ms is not None
-    db.tokens[world.refresh_token_id].retired_at_ms = clock_ms - 1
+    db.tokens[world.refresh_token_id].retired_at_ms = clock_ms - POLICY.race_window_ms - 1
 
     await _reused(grant, world.params())
 
+    assert _live(db) == set()
+
+
+async def test_presentation_within_race_window_is_a_lost_race_not_theft(
+    rotating: RefreshTokenGrant, world: World, db: FakeDatabase, clock: FakeClock
+) -> None:
+    await rotating.handle(world.params())
+    clock.advance_ms(POLICY.race_window_ms)
+
+    await _reused(rotating, world.params())
+    assert len(_live(db)) == 3  # the retired token, its successor, the access token
+
+    clock.advance_ms(1)
+    await _reused(rotating, world.params())
     assert _live(db) == set()
 
 

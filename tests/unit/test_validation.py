@@ -81,6 +81,11 @@ def test_parse_uuid_ignores_hex_case() -> None:
         "00000000-0000-0000-0000-0000000000000",
         "00000000-0000-0000-0000-00000000000",
         "\x00",
+        # Regressions: forms Python's UUID() also reads are not ids a client was given.
+        "urn:uuid:12345678-1234-5678-1234-567812345678",
+        "{12345678-1234-5678-1234-567812345678}",
+        "12345678123456781234567812345678",
+        "\uff11" * 8 + "-1234-5678-1234-567812345678",  # full-width digits
     ],
     ids=repr,
 )

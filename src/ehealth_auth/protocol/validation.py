@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from uuid import UUID
 
@@ -30,9 +31,10 @@ def require_strings(
     return values
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", re.ASCII)
+
+
 def parse_uuid(value: str) -> UUID | None:
-    """A canonical UUID, or None: malformed ids are answered like unknown ones, never with a 500."""
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
+    """A UUID in its canonical 8-4-4-4-12 form, or None: malformed ids are answered like unknown
+    ones, never with a 500 (CONTRACT §2 check 5)."""
+    return UUID(value) if _CANONICAL_UUID.fullmatch(value) else None

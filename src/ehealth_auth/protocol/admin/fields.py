@@ -15,7 +15,7 @@ EMAIL_MAX_LENGTH = 320
 MIN_PASSWORD_LENGTH = 8
 
 EMAIL_FORMAT = Rule("format", "is not a valid email address")
-REDIRECT_URI_FORMAT = Rule("format", "must be an absolute http(s) URI")
+REDIRECT_URI_FORMAT = Rule("format", "must be an absolute http(s) URI without a fragment")
 PASSWORD_TOO_SHORT = Rule(
     "length", f"should be at least {MIN_PASSWORD_LENGTH} characters", (str(MIN_PASSWORD_LENGTH),)
 )
@@ -51,7 +51,7 @@ class FieldChecks:
         return value
 
     def password(self, field: str, value: str) -> str:
-        if not value:
+        if not value.strip():
             self.fail(field, REQUIRED)
         elif len(value) < MIN_PASSWORD_LENGTH:
             self.fail(field, PASSWORD_TOO_SHORT)
@@ -59,11 +59,19 @@ class FieldChecks:
 
     def redirect_uri(self, field: str, value: str) -> str:
         value = self.required(field, value)
-        if value:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                self.fail(field, REDIRECT_URI_FORMAT)
+        if value and not _is_redirect_uri(value):
+            self.fail(field, REDIRECT_URI_FORMAT)
         return value
 
     def raise_if_any(self, message: str | None = None) -> None:
         self._collector.raise_if_any(message)
+
+
+def _is_redirect_uri(value: str) -> bool:
+    """An absolute http(s) URI with a host and no fragment (RFC 6749 §3.1.2)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a malformed port)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "#" not in value
