@@ -41,7 +41,8 @@ class OpenApi:
         # A literal path beats a templated one, as in the router (/admin/tokens vs {token_id}).
         matches = [template for pattern, template in self._templates if pattern.match(path)]
         assert matches, f"{path} is not documented"
-        return min(matches, key=lambda template: template.count("{"))
+        best: str = min(matches, key=lambda template: template.count("{"))
+        return best
 
     def operation(self, method: str, path: str) -> dict[str, Any]:
         item = self.document["paths"][self.template(path)]
@@ -110,17 +111,15 @@ class OpenApi:
 def _is_type(value: Any, kind: str) -> bool:
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(
-        value,
-        {
-            "string": str,
-            "boolean": bool,
-            "object": dict,
-            "array": list,
-            "null": type(None),
-            "number": (int, float),
-        }[kind],
-    )
+    types: dict[str, type | tuple[type, ...]] = {
+        "string": str,
+        "boolean": bool,
+        "object": dict,
+        "array": list,
+        "null": type(None),
+        "number": (int, float),
+    }
+    return isinstance(value, types[kind])
 
 
 @asynccontextmanager

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from ehealth_auth.settings import Settings
@@ -90,7 +91,9 @@ def setting_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def settings(migrated_url: str, setting_overrides: dict[str, Any]) -> Settings:
-    return Settings(database_url=migrated_url, secret_key=TEST_SECRET_KEY, **setting_overrides)
+    return Settings(
+        database_url=migrated_url, secret_key=SecretStr(TEST_SECRET_KEY), **setting_overrides
+    )
 
 
 @pytest.fixture

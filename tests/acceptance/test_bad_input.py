@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services, build_app, build_services
@@ -35,7 +37,7 @@ async def test_body_over_limit_is_413(http: httpx.AsyncClient, settings: Setting
 
 
 async def test_streamed_body_over_limit_is_413(http: httpx.AsyncClient, settings: Settings) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(settings.max_body_bytes // 1024 + 2):
             yield b"a" * 1024
 
@@ -125,7 +127,7 @@ async def test_unexpected_failure_is_a_500_without_internals(
 ) -> None:
     # A database without the schema: every query fails inside the driver.
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'empty.db'}", secret_key=TEST_SECRET_KEY
+        database_url=f"sqlite:///{tmp_path / 'empty.db'}", secret_key=SecretStr(TEST_SECRET_KEY)
     )
     broken = build_services(settings)
     transport = httpx.ASGITransport(app=build_app(settings, broken))

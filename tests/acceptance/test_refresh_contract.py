@@ -74,7 +74,8 @@ async def test_refresh_scope_is_current_approval_scope(
 
 
 async def test_check1_body_not_an_object_is_malformed(http: httpx.AsyncClient) -> None:
-    for body in ([1, 2], "text", {"token": "x"}, {"other": {}}, {"token": None}):
+    bodies: list[Any] = [[1, 2], "text", {"token": "x"}, {"other": {}}, {"token": None}]
+    for body in bodies:
         response = await post_tokens(http, body)
         assert response.status_code == 400, body
         assert response.json()["error"]["type"] == "request_malformed"
@@ -215,6 +216,7 @@ async def test_rejected_requests_change_nothing(
     http: httpx.AsyncClient, world: World, services: Services
 ) -> None:
     before = await snapshot(services.engine)
+    body: dict[str, Any]
     for body in (
         world.refresh_body(client_secret="wrong"),
         world.refresh_body(refresh_token="missing"),

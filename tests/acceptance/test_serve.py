@@ -110,7 +110,7 @@ def test_workers_share_one_postgresql_database(tmp_path: Path, pg_url: str) -> N
             "token": {
                 "grant_type": "refresh_token",
                 "client_id": client["id"],
-                "client_secret": client["connection"]["secret"],  # type: ignore[index]
+                "client_secret": client["connection"]["secret"],
                 "refresh_token": token["value"],
             }
         }

@@ -93,6 +93,7 @@ async def test_replace_connection_secret_only_for_that_clients_connection(
         stored = await conn.scalar(
             sa.select(connections.c.secret_hash).where(connections.c.id == mine.id)
         )
+    assert stored is not None
     assert bytes(stored) == new_hash
 
 
