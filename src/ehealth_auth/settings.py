@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     refresh_reuse_grace: int = Field(default=0, ge=0)
     refresh_race_window_ms: int = Field(default=500, ge=0)
     refresh_revokes_previous_access: Literal["off", "on"] = "off"
+    login_token_ttl: int = Field(default=3_600, gt=0)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_failure_window: int = Field(default=900, gt=0)
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     max_body_bytes: int = Field(default=65_536, gt=0)

@@ -10,7 +10,9 @@ from uuid import UUID
 
 from ehealth_auth.protocol import scope as scopes
 from ehealth_auth.protocol.admin_ports import AdminStore
+from ehealth_auth.protocol.approvals import SCOPE_NOT_ALLOWED, Approver
 from ehealth_auth.protocol.errors import NotFoundError, ValidationError
+from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.ports import Clock, PasswordHasher, SecretHasher
 from ehealth_auth.protocol.records import (
@@ -24,7 +26,7 @@ from ehealth_auth.protocol.tokens import mint
 
 SECRET_BYTES = 32  # 256 bits
 MIN_PASSWORD_LENGTH = 8
-SCOPE_NOT_ALLOWED = "Scope is not allowed by client type."
+__all__ = ["SCOPE_NOT_ALLOWED", "AdminService", "NewClient"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ def _require(value: str, field: str, *, message: str = "can't be blank") -> str:
     if not value:
         raise ValidationError(message=f"{field}: {message}")
     return value
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            message=f"password: must be at least {MIN_PASSWORD_LENGTH} characters"
+        )
 
 
 def _check_redirect_uri(uri: str) -> str:
@@ -63,6 +72,7 @@ class AdminService:
         self._passwords = passwords
         self._clock = clock
         self._policy = policy
+        self._approver = Approver(store, clock)
 
     async def create_client_type(self, name: str, scope: str) -> ClientTypeRecord:
         record = ClientTypeRecord(
@@ -102,13 +112,25 @@ class AdminService:
         email = _require(email, "email")
         if "@" not in email.strip("@") or len(email) > 320:
             raise ValidationError(message="email: is not a valid email address")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise ValidationError(
-                message=f"password: must be at least {MIN_PASSWORD_LENGTH} characters"
-            )
+        _check_password(password)
         record = UserRecord(uuid.uuid4(), email, self._passwords.hash(password), is_blocked=False)
         await self._store.add_user(record, self._clock.now())
         return record
+
+    async def set_password(self, user_id: UUID, password: str) -> UserRecord:
+        """Replace the user's password and lift any login lockout of their account."""
+        _check_password(password)
+        user = await self._store.user(user_id)
+        if user is None:
+            raise NotFoundError("User not found.")
+        password_hash = self._passwords.hash(password)
+        await self._store.set_password_hash(user_id, password_hash, self._clock.now())
+        await self._store.clear_attempts(account_key(self._hasher, user.email))
+        return UserRecord(user.id, user.email, password_hash, user.is_blocked)
+
+    async def clear_login_attempts(self, email: str) -> bool:
+        """Lift the login lockout of an email; False when it had no counted attempts."""
+        return await self._store.clear_attempts(account_key(self._hasher, _require(email, "email")))
 
     async def block_user(self, user_id: UUID) -> None:
         if not await self._store.block_user(user_id, self._clock.now()):
@@ -116,22 +138,12 @@ class AdminService:
 
     async def approve(self, user_id: UUID, client_id: UUID, scope: str) -> ApprovalRecord:
         """Create or widen the user's approval of the client (CONTRACT §3)."""
-        if await self._store.user(user_id) is None:
-            raise NotFoundError("User not found.")
-        kind = await self._store.client_type_of(client_id)
-        if kind is None:
-            raise NotFoundError("Client not found.")
-        requested = " ".join(scopes.parse(_require(scope, "scope")))
-        if scopes.outside_ceiling(requested, kind.scope):
-            raise ValidationError(message=SCOPE_NOT_ALLOWED)
-        current = await self._store.approval(user_id, client_id)
-        record = ApprovalRecord(
-            id=current.id if current else uuid.uuid4(),
-            user_id=user_id,
-            client_id=client_id,
-            scope=scopes.widen(current.scope if current else "", requested),
-        )
-        return await self._store.save_approval(record, self._clock.now())
+        return await self._approver.approve(user_id, client_id, _require(scope, "scope"))
+
+    async def list_approvals(
+        self, user_id: UUID | None = None, client_id: UUID | None = None
+    ) -> list[ApprovalRecord]:
+        return await self._store.approvals(user_id, client_id)
 
     async def delete_approval(self, user_id: UUID, client_id: UUID) -> None:
         if not await self._store.delete_approval(user_id, client_id, self._clock.now()):

@@ -46,6 +46,12 @@ class AdminStore(Protocol):
 
     async def user(self, user_id: UUID) -> UserRecord | None: ...
 
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: int) -> bool: ...
+
+    async def clear_attempts(self, account: bytes) -> bool:
+        """Forget an account's counted login attempts; False when there were none."""
+        ...
+
     async def block_user(self, user_id: UUID, now: int) -> bool:
         """Block the user and revoke all their tokens in one transaction."""
         ...
@@ -54,6 +60,10 @@ class AdminStore(Protocol):
 
     async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
         """Insert, or update the scope of the existing (user, client) approval; returns it."""
+        ...
+
+    async def approvals(self, user_id: UUID | None, client_id: UUID | None) -> list[ApprovalRecord]:
+        """Approvals, optionally of one user and/or one client, oldest first."""
         ...
 
     async def delete_approval(self, user_id: UUID, client_id: UUID, now: int) -> bool:

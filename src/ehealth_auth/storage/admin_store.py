@@ -17,6 +17,7 @@ from ehealth_auth.protocol.records import (
     ConnectionRecord,
     UserRecord,
 )
+from ehealth_auth.storage.login_store import clear_attempts
 from ehealth_auth.storage.tables import (
     approvals,
     client_types,
@@ -158,6 +159,19 @@ class SqlAdminStore:
             ).first()
         return UserRecord(row.id, row.email, row.password_hash, row.is_blocked) if row else None
 
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                users.update()
+                .where(users.c.id == user_id)
+                .values(password_hash=password_hash, updated_at=now)
+            )
+        return result.rowcount == 1
+
+    async def clear_attempts(self, account: bytes) -> bool:
+        async with self._engine.begin() as conn:
+            return await clear_attempts(conn, account)
+
     async def block_user(self, user_id: UUID, now: int) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(
@@ -202,6 +216,18 @@ class SqlAdminStore:
                 )
             )
         return record
+
+    async def approvals(self, user_id: UUID | None, client_id: UUID | None) -> list[ApprovalRecord]:
+        query = sa.select(
+            approvals.c.id, approvals.c.user_id, approvals.c.client_id, approvals.c.scope
+        ).order_by(approvals.c.inserted_at, approvals.c.id)
+        if user_id is not None:
+            query = query.where(approvals.c.user_id == user_id)
+        if client_id is not None:
+            query = query.where(approvals.c.client_id == client_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [ApprovalRecord(row.id, row.user_id, row.client_id, row.scope) for row in rows]
 
     async def delete_approval(self, user_id: UUID, client_id: UUID, now: int) -> bool:
         async with self._engine.begin() as conn:

@@ -190,19 +190,25 @@ class SqlRefreshGrantStore:
         return await retrying(_transaction)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
-        async def _transaction() -> int:
-            total = 0
-            async with self._engine.begin() as conn:
-                # Each pass is a new snapshot under READ COMMITTED: a successor committed by a
-                # rotation that held a row lock during the previous pass is caught by the next.
-                while True:
-                    result = await conn.execute(
-                        tokens.update()
-                        .where(tokens.c.family_id == family_id, tokens.c.revoked_at.is_(None))
-                        .values(revoked_at=now, successor_value_enc=None)
-                    )
-                    if result.rowcount == 0:
-                        return total
-                    total += result.rowcount
+        return await revoke_family(self._engine, family_id, now)
 
-        return await retrying(_transaction)
+
+async def revoke_family(engine: AsyncEngine, family_id: UUID, now: int) -> int:
+    """Revoke every live token of a family, in one transaction; returns how many."""
+
+    async def _transaction() -> int:
+        total = 0
+        async with engine.begin() as conn:
+            # Each pass is a new snapshot under READ COMMITTED: a successor committed by a
+            # rotation that held a row lock during the previous pass is caught by the next.
+            while True:
+                result = await conn.execute(
+                    tokens.update()
+                    .where(tokens.c.family_id == family_id, tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=now, successor_value_enc=None)
+                )
+                if result.rowcount == 0:
+                    return total
+                total += result.rowcount
+
+    return await retrying(_transaction)

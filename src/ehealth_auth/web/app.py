@@ -19,6 +19,7 @@ from ehealth_auth.protocol.errors import (
 )
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.web.envelope import render_error
+from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_routes
 from ehealth_auth.web.request_context import RequestContextMiddleware
 from ehealth_auth.web.token_routes import TokenRoute
 
@@ -48,6 +49,7 @@ def create_app(
     *,
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
+    flow: AuthorizationFlow | None = None,
 ) -> Starlette:
     routes = [
         Route(
@@ -57,6 +59,8 @@ def create_app(
             name="tokens",
         ),
     ]
+    if flow is not None:
+        routes.extend(flow_routes(flow, max_body_bytes))
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:
