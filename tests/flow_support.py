@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -80,3 +81,23 @@ def assert_error(response: httpx.Response, status: int, type_: str, message: str
     assert body["error"]["type"] == type_, body
     assert body["error"]["message"] == message, body
     assert "data" not in body
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.forms.append({"action": values.get("action", ""), "fields": {}})
+        elif tag in ("input", "button") and self.forms and "name" in values:
+            self.forms[-1]["fields"][values["name"]] = values.get("value", "")
+
+
+def page_forms(html: str) -> list[dict[str, Any]]:
+    """Each form of a page: its action and its named fields with their values."""
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
