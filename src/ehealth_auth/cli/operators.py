@@ -79,6 +79,25 @@ def create_user(email: str, password: str, as_json: bool) -> None:
     emit(user_view(record), as_json)
 
 
+@users.command("set-password")
+@click.argument("user_id", type=click.UUID)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@json_option
+def set_password(user_id: UUID, password: str, as_json: bool) -> None:
+    """Replace the user's password; lifts a login lockout of their account."""
+    record = run_admin(lambda admin: admin.set_password(user_id, password))
+    emit(user_view(record), as_json)
+
+
+@users.command("unlock")
+@click.option("--email", required=True)
+@json_option
+def unlock(email: str, as_json: bool) -> None:
+    """Forget the failed sign-in attempts counted for an email (lifts a lockout)."""
+    cleared = run_admin(lambda admin: admin.clear_login_attempts(email))
+    emit({"email": email, "unlocked": cleared}, as_json)
+
+
 @users.command("block")
 @click.argument("user_id", type=click.UUID)
 @json_option
@@ -102,6 +121,22 @@ def create_approval(user_id: UUID, client_id: UUID, scope: str, as_json: bool) -
     """Create or widen an approval (new scopes first, then old)."""
     record = run_admin(lambda admin: admin.approve(user_id, client_id, scope))
     emit(approval_view(record), as_json)
+
+
+@approvals.command("list")
+@click.option("--user-id", type=click.UUID, help="Only this user's approvals.")
+@click.option("--client-id", type=click.UUID, help="Only approvals of this client.")
+@json_option
+def list_approvals(user_id: UUID | None, client_id: UUID | None, as_json: bool) -> None:
+    """Approvals (users' consents), oldest first."""
+    records = run_admin(lambda admin: admin.list_approvals(user_id, client_id))
+    views = [approval_view(record) for record in records]
+    if as_json:
+        emit({"approvals": views}, as_json)
+        return
+    for view in views:
+        emit(view, as_json)
+        click.echo()
 
 
 @approvals.command("delete")
