@@ -133,6 +133,15 @@ async def test_authorize_bearer_without_app_authorize_is_forbidden(
     )
 
 
+async def test_authorize_bearer_of_a_blocked_client(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    token = await login(http, world)
+    await services.admin.set_client_blocked(world.client_id, True)
+    response = await post_app(http, app_body(world), token)
+    assert_error(response, 401, "invalid_client", "Client is blocked.")
+
+
 async def test_authorize_blocked_user(
     http: httpx.AsyncClient, world: World, services: Services
 ) -> None:
@@ -168,6 +177,7 @@ async def test_authorize_blocked_client(
         "https://mis.example.org/cb/other",  # path
         "https://mis.example.org/c",  # a prefix of the path
         "https://mis.example.org/cb#frag",  # fragments are never allowed
+        "https://mis.example.org:99999/cb",  # not a port
         "not a uri",
     ],
 )
@@ -216,6 +226,7 @@ async def test_authorize_missing_fields_are_listed(http: httpx.AsyncClient, worl
         ({"code_challenge": s256(VERIFIER)}, "method", "inclusion"),  # missing means plain
         ({"code_challenge_method": "S256"}, "code_challenge", "required"),
         ({"code_challenge": "short", "code_challenge_method": "S256"}, "code_challenge", "format"),
+        ({"code_challenge": 5, "code_challenge_method": "S256"}, "code_challenge", "cast"),
     ],
 )
 async def test_authorize_refuses_bad_pkce_parameters(

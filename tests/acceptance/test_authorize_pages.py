@@ -251,6 +251,7 @@ async def test_pages_forbid_framing_caching_and_scripts(
         ({"Accept-Language": "en-US,en;q=0.9"}, {}, "en"),
         ({"Accept-Language": "de, uk;q=0.5, en;q=0.8"}, {}, "en"),
         ({"Accept-Language": "uk-UA"}, {}, "uk"),
+        ({"Accept-Language": "en;q=zero, uk;q=0.1"}, {}, "uk"),
         ({"Accept-Language": "en"}, {"lang": "uk"}, "uk"),
         ({"Accept-Language": "uk"}, {"lang": "en"}, "en"),
     ],
@@ -300,3 +301,11 @@ async def test_pages_never_show_or_log_secrets(
     logged = caplog.text
     for secret in (world.user_password, code, fields["csrf_token"]):
         assert secret not in logged
+
+
+def test_unknown_scopes_are_described_from_their_parts() -> None:
+    from ehealth_auth.web.pages.i18n import describe_scope
+
+    assert describe_scope("medication_request:write", "en") == "Change: medication request"
+    assert describe_scope("medication_request:write", "uk") == "Змінювати: medication request"
+    assert describe_scope("reports:export", "en") == "reports"

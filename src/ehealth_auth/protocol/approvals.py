@@ -30,8 +30,6 @@ class ApprovalStore(Protocol):
 def check_ceiling(scope: str, ceiling: str) -> str:
     """The normalized scope, or a 422 when it asks for more than the client type allows."""
     requested = " ".join(scopes.parse(scope))
-    if not requested:
-        raise ValidationError(message="scope: can't be blank")
     if scopes.outside_ceiling(requested, ceiling):
         raise ValidationError(message=SCOPE_NOT_ALLOWED)
     return requested

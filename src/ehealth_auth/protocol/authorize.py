@@ -111,10 +111,6 @@ class AppAuthorizer:
         self._clock = clock
         self._policy = policy
 
-    async def authorize(self, bearer: str | None, params: Mapping[str, object]) -> AuthorizedApp:
-        user_id = await self.authenticate(bearer)
-        return await self.grant(user_id, await self.request(params))
-
     async def authenticate(self, bearer: str | None) -> UUID:
         """The user behind a login token that may authorize apps."""
         if not bearer:
