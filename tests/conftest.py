@@ -18,7 +18,14 @@ from sqlalchemy.engine import make_url
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage import migrate
 from ehealth_auth.wiring import Services, build_app, build_services
-from tests.support import TEST_SECRET_KEY, MutableClock, World, clear_tables, seed_world
+from tests.support import (
+    CHEAP_PASSWORD_HASHING,
+    TEST_SECRET_KEY,
+    MutableClock,
+    World,
+    clear_tables,
+    seed_world,
+)
 
 PG_ADMIN_URL = os.environ.get(
     "EHEALTH_AUTH_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres"
@@ -92,7 +99,9 @@ def setting_overrides() -> dict[str, Any]:
 @pytest.fixture
 def settings(migrated_url: str, setting_overrides: dict[str, Any]) -> Settings:
     return Settings(
-        database_url=migrated_url, secret_key=SecretStr(TEST_SECRET_KEY), **setting_overrides
+        database_url=migrated_url,
+        secret_key=SecretStr(TEST_SECRET_KEY),
+        **{**CHEAP_PASSWORD_HASHING, **setting_overrides},
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from tests.support import CHEAP_PASSWORD_HASHING
+
 CLI = str(Path(sys.executable).with_name("ehealth-auth"))
 
 
@@ -26,6 +28,12 @@ def free_port() -> int:
 
 def clean_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EHEALTH_AUTH_")}
+    env.update(
+        {
+            f"EHEALTH_AUTH_{name.upper()}": str(value)
+            for name, value in CHEAP_PASSWORD_HASHING.items()
+        }
+    )
     env.update(values)
     return env
 

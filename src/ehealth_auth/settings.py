@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     refresh_reuse_grace: int = Field(default=0, ge=0)
     refresh_race_window_ms: int = Field(default=500, ge=0)
     refresh_revokes_previous_access: Literal["off", "on"] = "off"
+    login_token_ttl: int = Field(default=3_600, gt=0)
+    # argon2id cost of user passwords; the defaults are RFC 9106's second recommended profile.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_failure_window: int = Field(default=900, gt=0)
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     max_body_bytes: int = Field(default=65_536, gt=0)

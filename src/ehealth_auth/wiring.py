@@ -17,6 +17,10 @@ from ehealth_auth.crypto import (
 )
 from ehealth_auth.logs import configure_logging
 from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.approvals import Approver
+from ehealth_auth.protocol.authorize import AppAuthorizer
+from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGrant
+from ehealth_auth.protocol.grants.password import LoginPolicy, PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenPolicy
 from ehealth_auth.protocol.ports import Clock
@@ -25,12 +29,15 @@ from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage.admin_store import SqlAdminStore
+from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
+from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.web.app import create_app
+from ehealth_auth.web.flow_routes import AuthorizationFlow
 
 # Per worker process: the hot paths (refresh, verify) run on the driver pool; operator actions
 # and purges on the engine's.
@@ -50,6 +57,14 @@ def token_policy(settings: Settings) -> TokenPolicy:
     )
 
 
+def login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(
+        max_failures=settings.login_max_failures,
+        failure_window=settings.login_failure_window,
+        token_ttl=settings.login_token_ttl,
+    )
+
+
 @dataclass(frozen=True)
 class Services:
     engine: AsyncEngine
@@ -58,6 +73,9 @@ class Services:
     admin: AdminService
     purger: TokenPurger
     verifier: TokenVerifier
+    login: PasswordGrant
+    authorizer: AppAuthorizer
+    server_key: bytes
 
     async def close(self) -> None:
         await self.driver.close()
@@ -74,16 +92,34 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     refresh = RefreshTokenGrant(
         SqlRefreshGrantStore(driver), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
     )
-    admin = AdminService(SqlAdminStore(engine), hasher, Argon2PasswordHasher(), clock, policy)
+    code = AuthorizationCodeGrant(SqlCodeStore(driver), hasher, clock, policy)
+    passwords = Argon2PasswordHasher(
+        settings.password_hash_time_cost,
+        settings.password_hash_memory_kib,
+        settings.password_hash_parallelism,
+    )
+    admin_store = SqlAdminStore(engine)
+    admin = AdminService(admin_store, hasher, passwords, clock, policy)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     verifier = TokenVerifier(SqlVerifyStore(engine), hasher, clock)
+    directory = SqlLoginStore(engine)
+    login = PasswordGrant(
+        directory, directory, directory, directory, hasher, passwords, clock, login_policy(settings)
+    )
+    authorizer = AppAuthorizer(
+        directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
+    )
     return Services(
         engine=engine,
         driver=driver,
-        token_endpoint=TokenEndpoint([refresh]),
+        # `password` is not a grant of /oauth/tokens: a login token comes from /auth/login only.
+        token_endpoint=TokenEndpoint([refresh, code]),
         admin=admin,
         purger=purger,
         verifier=verifier,
+        login=login,
+        authorizer=authorizer,
+        server_key=server_key,
     )
 
 
@@ -96,6 +132,12 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         yield
         await ready.close()
 
+    flow = AuthorizationFlow(
+        login=ready.login,
+        authorizer=ready.authorizer,
+        cookie_key=ready.server_key,
+        session_ttl=settings.login_token_ttl,
+    )
     return create_app(
         ready.token_endpoint,
         admin=ready.admin,
@@ -103,6 +145,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         admin_keys=[key.get_secret_value() for key in settings.admin_keys],
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,
+        flow=flow,
     )
 
 

@@ -140,6 +140,7 @@ class FakeDatabase:
     users: dict[UUID, UserRecord] = field(default_factory=dict)
     approvals: dict[UUID, ApprovalRecord] = field(default_factory=dict)
     tokens: dict[UUID, TokenRow] = field(default_factory=dict)
+    login_attempts: dict[bytes, int] = field(default_factory=dict)
     # The inserted_at column of every table, by row id (ids are unique across tables).
     inserted_at: dict[UUID, int] = field(default_factory=dict)
 
@@ -413,6 +414,16 @@ class FakeAdminStore:
 
     async def user(self, user_id: UUID) -> UserRecord | None:
         return self.db.users.get(user_id)
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: int) -> bool:
+        user = self.db.users.get(user_id)
+        if user is None:
+            return False
+        self.db.users[user_id] = dataclasses.replace(user, password_hash=password_hash)
+        return True
+
+    async def clear_attempts(self, account: bytes) -> bool:
+        return self.db.login_attempts.pop(account, None) is not None
 
     async def block_user(self, user_id: UUID, now: int) -> bool:
         user = self.db.users.get(user_id)

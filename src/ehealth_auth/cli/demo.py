@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+from urllib.parse import urlencode
 
 import click
 import orjson
@@ -13,15 +14,14 @@ from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.model import TokenName
 
 DEMO_SCOPE = "app:authorize legal_entity:read employee:read patients:view"
+DEMO_REDIRECT_URI = "http://localhost:8080/callback"
 
 
 async def _seed(admin: AdminService) -> dict[str, str] | None:
     if await admin.has_clients():
         return None
     kind = await admin.create_client_type("DEMO_MIS", DEMO_SCOPE)
-    new = await admin.create_client(
-        "Demo MIS (demo data)", kind.name, "http://localhost:8080/callback"
-    )
+    new = await admin.create_client("Demo MIS (demo data)", kind.name, DEMO_REDIRECT_URI)
     password = secrets.token_urlsafe(12)
     user = await admin.create_user("demo.user@example.com", password)
     await admin.approve(user.id, new.client.id, DEMO_SCOPE)
@@ -69,3 +69,13 @@ def demo(url: str) -> None:
         f"curl -s -X POST {url}/oauth/tokens -H 'Content-Type: application/json' "
         f"-d {shlex.quote(body)}\n"
     )
+    authorize = urlencode(
+        {
+            "client_id": seeded["client_id"],
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "scope": "legal_entity:read employee:read",
+            "state": "demo",
+        }
+    )
+    click.echo("Or sign in as the demo user in a browser (the authorization-code flow):\n")
+    click.echo(f"{url}/oauth/authorize?{authorize}\n")

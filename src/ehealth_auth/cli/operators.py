@@ -166,6 +166,25 @@ def list_users(page: int, page_size: int, as_json: bool) -> None:
     emit_page(found, user_view, ("id", "email", "is_blocked"), as_json)
 
 
+@users.command("set-password")
+@click.argument("user_id", type=click.UUID)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@json_option
+def set_password(user_id: UUID, password: str, as_json: bool) -> None:
+    """Replace the user's password; lifts a login lockout of their account."""
+    record = run_admin(lambda admin: admin.set_password(user_id, password))
+    emit(user_view(record), as_json)
+
+
+@users.command("unlock")
+@click.option("--email", required=True)
+@json_option
+def unlock(email: str, as_json: bool) -> None:
+    """Forget the failed sign-in attempts counted for an email (lifts a lockout)."""
+    cleared = run_admin(lambda admin: admin.clear_login_attempts(email))
+    emit({"email": email, "unlocked": cleared}, as_json)
+
+
 @users.command("block")
 @click.argument("user_id", type=click.UUID)
 @json_option

@@ -49,6 +49,11 @@ class ServiceError(Exception):
         self.message = message or self.default_message
         super().__init__(self.message)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that belong to this answer (e.g. Retry-After)."""
+        return {}
+
 
 class RequestMalformedError(ServiceError):
     status = 400
@@ -106,6 +111,22 @@ class AdminKeyError(UnauthorizedError):
     default_message = "Missing or invalid admin key."
 
 
+class BearerRequiredError(UnauthorizedError):
+    """No usable `Authorization: Bearer` header (RFC 6750 §3)."""
+
+    default_message = "Authorization header with a Bearer token is required."
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="ehealth-auth"'}
+
+
+class ForbiddenError(ServiceError):
+    status = 403
+    type = "forbidden"
+    default_message = "Your scope does not allow to access this resource."
+
+
 class NotFoundError(ServiceError):
     status = 404
     type = "not_found"
@@ -134,6 +155,20 @@ class ContentTypeInvalidError(ServiceError):
     status = 415
     type = "content_type_invalid"
     default_message = "Invalid Content-Type header. Expected: application/json."
+
+
+class TooManyRequestsError(ServiceError):
+    status = 429
+    type = "too_many_requests"
+    default_message = "Too many failed login attempts. Try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ValidationError(ServiceError):

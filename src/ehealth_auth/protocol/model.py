@@ -42,6 +42,8 @@ class NewToken:
     family_id: UUID
     parent_id: UUID | None = None
     connection_id: UUID | None = None
+    redirect_uri: str | None = None  # authorization codes only
+    code_challenge: str | None = None  # authorization codes only (PKCE S256)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ def mint(
     family_id: UUID | None = None,
     parent_id: UUID | None = None,
     connection_id: UUID | None = None,
+    redirect_uri: str | None = None,
+    code_challenge: str | None = None,
 ) -> MintedToken:
     """Create a token; a token without a family starts a new one (a new authorization)."""
     value = new_token_value()
@@ -56,6 +58,8 @@ def mint(
         family_id=family_id or token_id,
         parent_id=parent_id,
         connection_id=connection_id,
+        redirect_uri=redirect_uri,
+        code_challenge=code_challenge,
     )
     issued = IssuedToken(
         id=token_id,

@@ -26,6 +26,8 @@ from ehealth_auth.storage.admin_listings import (
     connection_info,
     token_info,
 )
+from ehealth_auth.storage.login_store import clear_attempts
+from ehealth_auth.storage.rows import token_row
 from ehealth_auth.storage.tables import (
     approvals,
     client_types,
@@ -165,6 +167,19 @@ class SqlAdminStore(SqlAdminListings):
             ).first()
         return UserRecord(row.id, row.email, row.password_hash, row.is_blocked) if row else None
 
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                users.update()
+                .where(users.c.id == user_id)
+                .values(password_hash=password_hash, updated_at=now)
+            )
+        return result.rowcount == 1
+
+    async def clear_attempts(self, account: bytes) -> bool:
+        async with self._engine.begin() as conn:
+            return await clear_attempts(conn, account)
+
     async def block_user(self, user_id: UUID, now: int) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(
@@ -226,7 +241,7 @@ class SqlAdminStore(SqlAdminListings):
 
     async def add_token(self, token: NewToken) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(tokens.insert(), {**vars(token), "name": token.name.value})
+            await conn.execute(tokens.insert(), token_row(token))
 
     async def replace_connection_secret(
         self, client_id: UUID, connection_id: UUID, secret_hash: bytes, now: int

@@ -100,8 +100,24 @@ tokens = sa.Table(
     sa.Column("retired_at_ms", sa.BigInteger, nullable=True),
     sa.Column("successor_id", sa.Uuid, nullable=True),
     sa.Column("successor_value_enc", sa.LargeBinary, nullable=True),
+    # Authorization codes only: the redirect URI the code was issued for, and the PKCE S256
+    # challenge (RFC 7636 §4.2: a hash of the client's verifier, public by design).
+    sa.Column("redirect_uri", sa.Text, nullable=True),
+    sa.Column("code_challenge", sa.String(128), nullable=True),
     sa.Index("ix_tokens_user_id_client_id", "user_id", "client_id"),
     sa.Index("ix_tokens_client_id", "client_id"),
     sa.Index("ix_tokens_expires_at", "expires_at"),
     sa.Index("ix_tokens_revoked_at", "revoked_at"),
+)
+
+# Login attempts per account (CONTRACT §3 login): a fixed window that starts with the first
+# attempt. The account is the keyed digest of the normalized email, so the table names nobody,
+# and counts unknown emails exactly like known ones.
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("account_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("window_started_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
 )

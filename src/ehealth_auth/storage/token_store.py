@@ -74,6 +74,8 @@ _TOKEN_COLUMNS = (
     "family_id",
     "parent_id",
     "connection_id",
+    "redirect_uri",
+    "code_challenge",
 )
 _INSERT_TOKEN = tokens.insert().values({name: sa.bindparam(name) for name in _TOKEN_COLUMNS})
 
@@ -120,18 +122,16 @@ _REVOKE_FAMILY = (
 )
 
 
-class SqlRefreshGrantStore:
+class TokenWrites:
+    """Token writes shared by the grants' stores (refresh, code exchange), on the bare driver."""
+
     def __init__(self, driver: Driver) -> None:
-        self._driver = driver
-        self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
+        self.driver = driver
         self._insert = driver.compile(_INSERT_TOKEN)
-        self._retire = driver.compile(_RETIRE)
-        self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
-        self._revoke_earlier = driver.compile(_REVOKE_EARLIER_ACCESS)
         self._revoke_family = driver.compile(_REVOKE_FAMILY)
 
-    def _token_params(self, token: NewToken) -> dict[str, Any]:
-        uuid = self._driver.uuid
+    def params(self, token: NewToken) -> dict[str, Any]:
+        uuid = self.driver.uuid
         return {
             "id": uuid(token.id),
             "name": token.name.value,
@@ -145,7 +145,37 @@ class SqlRefreshGrantStore:
             "family_id": uuid(token.family_id),
             "parent_id": uuid(token.parent_id),
             "connection_id": uuid(token.connection_id),
+            "redirect_uri": token.redirect_uri,
+            "code_challenge": token.code_challenge,
         }
+
+    async def insert(self, conn: DriverConnection, token: NewToken) -> None:
+        await conn.execute(self._insert, self.params(token))
+
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        """Revoke every live token of a family, in one transaction; returns how many."""
+        params = {"family_id": self.driver.uuid(family_id), "now": now}
+
+        async def _transaction() -> int:
+            total = 0
+            async with self.driver.transaction() as conn:
+                # Each pass is a new snapshot under READ COMMITTED: a successor committed by a
+                # rotation that held a row lock during the previous pass is caught by the next.
+                while count := await conn.execute(self._revoke_family, params):
+                    total += count
+            return total
+
+        return await retrying(_transaction)
+
+
+class SqlRefreshGrantStore:
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._writes = TokenWrites(driver)
+        self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
+        self._retire = driver.compile(_RETIRE)
+        self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
+        self._revoke_earlier = driver.compile(_REVOKE_EARLIER_ACCESS)
 
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
@@ -195,13 +225,13 @@ class SqlRefreshGrantStore:
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
         if not revoke_earlier_access:
             async with self._driver.connection() as conn:
-                await conn.execute(self._insert, self._token_params(access))
+                await self._writes.insert(conn, access)
             return
 
         async def _transaction() -> None:
             async with self._driver.transaction() as conn:
                 await self._revoke_earlier_access(conn, access)
-                await conn.execute(self._insert, self._token_params(access))
+                await self._writes.insert(conn, access)
 
         await retrying(_transaction)
 
@@ -238,22 +268,11 @@ class SqlRefreshGrantStore:
                 )
                 if revoke_earlier_access:
                     await self._revoke_earlier_access(conn, access)
-                await conn.execute(self._insert, self._token_params(successor))
-                await conn.execute(self._insert, self._token_params(access))
+                await self._writes.insert(conn, successor)
+                await self._writes.insert(conn, access)
             return True
 
         return await retrying(_transaction)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
-        params = {"family_id": self._driver.uuid(family_id), "now": now}
-
-        async def _transaction() -> int:
-            total = 0
-            async with self._driver.transaction() as conn:
-                # Each pass is a new snapshot under READ COMMITTED: a successor committed by a
-                # rotation that held a row lock during the previous pass is caught by the next.
-                while count := await conn.execute(self._revoke_family, params):
-                    total += count
-            return total
-
-        return await retrying(_transaction)
+        return await self._writes.revoke_family(family_id, now)

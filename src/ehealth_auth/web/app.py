@@ -25,6 +25,7 @@ from ehealth_auth.web.admin_client_routes import ClientRoutes
 from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin_user_routes import UserRoutes
 from ehealth_auth.web.envelope import render_error
+from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_routes
 from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import RequestContextMiddleware
@@ -75,6 +76,7 @@ def create_app(
     admin_keys: Iterable[str],
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
+    flow: AuthorizationFlow | None = None,
 ) -> Starlette:
     docs = DocsRoutes()
     operations = [
@@ -92,6 +94,8 @@ def create_app(
         by_path.setdefault(op.path, []).append(op)
     guard = AdminGuard(admin_keys)
     routes = [_route(path, ops, guard) for path, ops in by_path.items()]
+    if flow is not None:
+        routes.extend(flow_routes(flow, max_body_bytes))
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -84,4 +84,4 @@ def render_error(
     request: Request, error: ServiceError, headers: Mapping[str, str] | None = None
 ) -> Response:
     body = {"meta": _meta(request, error.status, "object"), "error": error_body(error)}
-    return _response(request, error.status, body, headers)
+    return _response(request, error.status, body, {**error.headers, **(headers or {})})

@@ -10,7 +10,9 @@ from uuid import UUID
 from ehealth_auth.protocol import scope as scopes
 from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH, FieldChecks
 from ehealth_auth.protocol.admin_ports import AdminStore
+from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.errors import NotFoundError, Rule
+from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.ports import Clock, PasswordHasher, SecretHasher
@@ -27,7 +29,6 @@ from ehealth_auth.protocol.records import (
 from ehealth_auth.protocol.tokens import mint
 
 SECRET_BYTES = 32  # 256 bits
-SCOPE_NOT_ALLOWED = "Scope is not allowed by client type."
 _MINTABLE = (TokenName.ACCESS_TOKEN, TokenName.REFRESH_TOKEN)
 TOKEN_NAME_NOT_MINTABLE = Rule(
     "inclusion", "must be access_token or refresh_token", tuple(name.value for name in _MINTABLE)
@@ -62,6 +63,7 @@ class AdminService:
         self._passwords = passwords
         self._clock = clock
         self._policy = policy
+        self._approver = Approver(store, clock)
 
     # ---------------------------------------------------------------------------- client types
 
@@ -157,6 +159,24 @@ class AdminService:
     async def list_users(self, page: PageRequest) -> Page[UserRecord]:
         return await self._store.users_page(page)
 
+    async def set_password(self, user_id: UUID, password: str) -> UserRecord:
+        """Replace the user's password and lift any login lockout of their account."""
+        checks = FieldChecks("user")
+        checks.password("password", password)
+        checks.raise_if_any()
+        user = await self.get_user(user_id)
+        password_hash = self._passwords.hash(password)
+        await self._store.set_password_hash(user_id, password_hash, self._clock.now())
+        await self._store.clear_attempts(account_key(self._hasher, user.email))
+        return UserRecord(user.id, user.email, password_hash, user.is_blocked)
+
+    async def clear_login_attempts(self, email: str) -> bool:
+        """Lift the login lockout of an email; False when it had no counted attempts."""
+        checks = FieldChecks("user")
+        email = checks.required("email", email)
+        checks.raise_if_any()
+        return await self._store.clear_attempts(account_key(self._hasher, email))
+
     async def block_user(self, user_id: UUID) -> UserRecord:
         """Block the user and revoke all their tokens (CONTRACT §5)."""
         if not await self._store.block_user(user_id, self._clock.now()):
@@ -180,27 +200,10 @@ class AdminService:
 
     async def approve(self, user_id: UUID, client_id: UUID, scope: str) -> ApprovalRecord:
         """Create or widen the user's approval of the client (CONTRACT §3)."""
-        if await self._store.user(user_id) is None:
-            raise NotFoundError("User not found.")
-        kind = await self._store.client_type_of(client_id)
-        if kind is None:
-            raise NotFoundError("Client not found.")
         checks = FieldChecks("approval")
-        requested = " ".join(scopes.parse(checks.required("scope", scope)))
+        scope = checks.required("scope", scope)
         checks.raise_if_any()
-        if scopes.outside_ceiling(requested, kind.scope):
-            checks.fail(
-                "scope", Rule("inclusion", SCOPE_NOT_ALLOWED, tuple(scopes.parse(kind.scope)))
-            )
-            checks.raise_if_any(SCOPE_NOT_ALLOWED)
-        current = await self._store.approval(user_id, client_id)
-        record = ApprovalRecord(
-            id=current.id if current else uuid.uuid4(),
-            user_id=user_id,
-            client_id=client_id,
-            scope=scopes.widen(current.scope if current else "", requested),
-        )
-        return await self._store.save_approval(record, self._clock.now())
+        return await self._approver.approve(user_id, client_id, scope, "$.approval.scope")
 
     async def list_approvals(
         self, page: PageRequest, user_id: UUID | None = None, client_id: UUID | None = None

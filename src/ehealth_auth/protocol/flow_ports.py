@@ -1,0 +1,125 @@
+"""Ports of the authorization-code flow: login, app authorization, code exchange (CONTRACT §3).
+
+One small Protocol per capability; the SQL stores implement them, the unit tests fake them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from ehealth_auth.protocol.model import NewToken
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """A client as the login and the consent page see it: its ceiling and its connections."""
+
+    id: UUID
+    name: str
+    is_blocked: bool
+    type_scope: str
+    redirect_uris: tuple[tuple[UUID, str], ...] = ()  # (connection id, registered URI)
+
+
+@dataclass(frozen=True)
+class LoginUser:
+    id: UUID
+    password_hash: str
+    is_blocked: bool
+
+
+class ClientDirectory(Protocol):
+    async def client_profile(self, client_id: UUID) -> ClientProfile | None: ...
+
+
+class UserDirectory(Protocol):
+    async def user_by_email(self, email: str) -> LoginUser | None:
+        """The user with this email, whatever its case."""
+        ...
+
+
+class TokenWriter(Protocol):
+    async def add_token(self, token: NewToken) -> None: ...
+
+
+class LoginThrottle(Protocol):
+    async def count_attempt(self, account: bytes, now: int, window: int, limit: int) -> int | None:
+        """Count one login attempt for the account, atomically across processes.
+
+        The window starts with the first attempt and lasts `window` seconds. None when the
+        attempt was counted (it may go on); otherwise, with nothing counted, the seconds left
+        until the window ends, because `limit` attempts were already made in it.
+        """
+        ...
+
+    async def clear_attempts(self, account: bytes) -> bool:
+        """Forget the account's attempts (a successful login, or an operator); False if none."""
+        ...
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """The token behind an `Authorization: Bearer` header, with what decides if it may act."""
+
+    name: str
+    user_id: UUID
+    scope: str
+    expires_at: int
+    revoked: bool
+    user_blocked: bool
+    client_blocked: bool
+
+
+class BearerLookup(Protocol):
+    async def bearer(self, token_hash: bytes) -> Bearer | None: ...
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    id: UUID
+    client_id: UUID
+    user_id: UUID
+    connection_id: UUID | None
+    scope: str
+    expires_at: int
+    revoked: bool
+    consumed: bool
+    family_id: UUID
+    redirect_uri: str
+    code_challenge: str | None
+
+
+@dataclass(frozen=True)
+class CodeContext:
+    """Everything the code exchange checks, read in one step (like RefreshContext).
+
+    `code` is None when no authorization code has the presented hash; `user_blocked` and
+    `approval_scope` describe the code's user and that user's approval for the calling client.
+    """
+
+    connection_id: UUID
+    client_blocked: bool
+    code: StoredCode | None
+    user_blocked: bool
+    approval_scope: str | None
+
+
+class CodeStore(Protocol):
+    async def load_code_context(
+        self, client_id: UUID, secret_hash: bytes, code_hash: bytes
+    ) -> CodeContext | None:
+        """The context, or None when no connection of the client has that secret."""
+        ...
+
+    async def consume_code(
+        self, code_id: UUID, consumed_at_ms: int, refresh: NewToken, access: NewToken
+    ) -> bool:
+        """Mark the code used and store the tokens issued for it, in one transaction. False,
+        with nothing written, when the code was already used or revoked."""
+        ...
+
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        """Revoke every live token descended from one authorization; returns how many."""
+        ...

@@ -1,0 +1,167 @@
+"""`grant_type=authorization_code` (RFC 6749 §4.1.3; CONTRACT §3), with PKCE (RFC 7636 §4.6).
+
+A code is single-use. The exchange starts a token family: the code is its root, and the
+refresh and access tokens it issues descend from it. Presenting the code again, or losing a
+race for it, is the reuse of RFC 6749 §4.1.2: the answer is `Token has already been used.`
+and the whole family, so everything the first exchange issued, is revoked.
+
+Checks in order (the first failure decides): fields; the connection's secret; client blocked;
+the code exists; it was issued to this client (and through this connection); it was not used
+already; not expired or revoked; the redirect URI is the one it was issued for; its user is
+not blocked; the user's approval still exists; PKCE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NoReturn
+from uuid import UUID
+
+from ehealth_auth.protocol import pkce
+from ehealth_auth.protocol import redirect_uri as redirects
+from ehealth_auth.protocol.errors import (
+    CAST_STRING,
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidEntry,
+    InvalidGrantError,
+    TokenExpiredError,
+    TokenNotFoundError,
+    UserBlockedError,
+    ValidationError,
+)
+from ehealth_auth.protocol.flow_ports import CodeStore, StoredCode
+from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
+from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.tokens import mint
+from ehealth_auth.protocol.validation import parse_uuid, require_strings
+
+_FIELDS = ("client_id", "client_secret", "code", "redirect_uri")
+ALREADY_USED = "Token has already been used."
+REDIRECT_MISMATCH = "The redirection URI provided does not match a pre-registered value."
+VERIFIER_MISSING = "Code verifier is required: the code was issued with a code challenge."
+VERIFIER_WRONG = "Code verifier does not match the code challenge."
+VERIFIER_UNEXPECTED = "Code verifier given, but the code was issued without a code challenge."
+
+
+@dataclass(frozen=True)
+class ValidExchange:
+    client_id: UUID
+    connection_id: UUID
+    code: StoredCode
+    now: int
+
+
+def _code_verifier(params: Mapping[str, object]) -> str | None:
+    value = params.get("code_verifier")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError((InvalidEntry("$.token.code_verifier", (CAST_STRING,)),))
+    return value
+
+
+def _check_pkce(code: StoredCode, verifier: str | None) -> None:
+    if code.code_challenge is None:
+        # RFC 9700 §4.8.2: a verifier for a code without a challenge is a downgrade attempt.
+        if verifier is not None:
+            raise InvalidGrantError(VERIFIER_UNEXPECTED)
+        return
+    if verifier is None:
+        raise InvalidGrantError(VERIFIER_MISSING)
+    if not pkce.verifier_matches(verifier, code.code_challenge):
+        raise InvalidGrantError(VERIFIER_WRONG)
+
+
+class AuthorizationCodeGrant:
+    grant_type = "authorization_code"
+
+    def __init__(
+        self, store: CodeStore, hasher: SecretHasher, clock: Clock, policy: TokenPolicy
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+        self._policy = policy
+
+    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+        valid = await self.validate(params)
+        code = valid.code
+        refresh = mint(
+            self._hasher,
+            name=TokenName.REFRESH_TOKEN,
+            now=valid.now,
+            ttl=self._policy.refresh_ttl,
+            user_id=code.user_id,
+            client_id=valid.client_id,
+            scope=code.scope,
+            details={"client_id": str(valid.client_id), "scope": code.scope},
+            family_id=code.family_id,
+            parent_id=code.id,
+            connection_id=valid.connection_id,
+        )
+        access = mint(
+            self._hasher,
+            name=TokenName.ACCESS_TOKEN,
+            now=valid.now,
+            ttl=self._policy.access_ttl,
+            user_id=code.user_id,
+            client_id=valid.client_id,
+            scope=code.scope,
+            details={
+                "client_id": str(valid.client_id),
+                "grant_type": self.grant_type,
+                "scope": code.scope,
+                "redirect_uri": code.redirect_uri,
+            },
+            family_id=code.family_id,
+            parent_id=refresh.record.id,
+            connection_id=valid.connection_id,
+        )
+        if not await self._store.consume_code(
+            code.id, self._clock.now_ms(), refresh.record, access.record
+        ):
+            await self._reused(code)
+        # The answer shows the new refresh token; the stored access token's details never do.
+        details = {**access.issued.details, "refresh_token": refresh.issued.value}
+        return dataclasses.replace(access.issued, details=details)
+
+    async def validate(self, params: Mapping[str, object]) -> ValidExchange:
+        fields = require_strings(params, _FIELDS, "$.token")
+        verifier = _code_verifier(params)
+        client_id = parse_uuid(fields["client_id"])
+        if client_id is None:
+            raise InvalidClientError()
+        context = await self._store.load_code_context(
+            client_id,
+            self._hasher.digest(fields["client_secret"]),
+            self._hasher.digest(fields["code"]),
+        )
+        if context is None:
+            raise InvalidClientError()
+        if context.client_blocked:
+            raise InvalidClientError("Client is blocked.")
+        code = context.code
+        if code is None:
+            raise TokenNotFoundError()
+        if code.client_id != client_id or code.connection_id not in (None, context.connection_id):
+            raise InvalidGrantError("Token not found or expired.")
+        if code.consumed:
+            await self._reused(code)
+        now = self._clock.now()
+        if code.revoked or code.expires_at <= now:
+            raise TokenExpiredError()
+        if not redirects.matches(code.redirect_uri, fields["redirect_uri"]):
+            raise InvalidGrantError(REDIRECT_MISMATCH)
+        if context.user_blocked:
+            raise UserBlockedError()
+        if context.approval_scope is None:
+            raise AccessDeniedError()
+        _check_pkce(code, verifier)
+        return ValidExchange(client_id, context.connection_id, code, now)
+
+    async def _reused(self, code: StoredCode) -> NoReturn:
+        await self._store.revoke_family(code.family_id, self._clock.now())
+        raise AccessDeniedError(ALREADY_USED)
