@@ -16,12 +16,14 @@ from ehealth_auth.protocol.records import (
     ConnectionRecord,
     UserRecord,
 )
-from tests.unit.fakes import FakeDatabase, sha256
+from tests.unit.fakes import FakeDatabase, FakePasswordHasher, sha256
 
 CEILING = "app:authorize legal_entity:read employee:read declaration:write"
 APPROVAL_SCOPE = "employee:read legal_entity:read"
 # Narrower than the approval: a refresh must answer with the approval's scope, not this one.
 OLD_TOKEN_SCOPE = "legal_entity:read"
+# The redirect URI every builder-made connection registers unless told otherwise.
+MIS_REDIRECT = "https://mis.test/cb"
 
 
 def add_client_type(db: FakeDatabase, name: str = "MIS", scope: str = CEILING) -> UUID:
@@ -31,24 +33,28 @@ def add_client_type(db: FakeDatabase, name: str = "MIS", scope: str = CEILING) -
 
 
 def add_client(
-    db: FakeDatabase, client_type_id: UUID, name: str = "Clinic"
+    db: FakeDatabase, client_type_id: UUID, name: str = "Clinic", redirect_uri: str = MIS_REDIRECT
 ) -> tuple[UUID, str, UUID]:
     """A client with one connection; returns its id, the plain secret and the connection id."""
     client = ClientRecord(uuid.uuid4(), name, client_type_id, is_blocked=False)
     db.clients[client.id] = client
-    return (client.id, *add_connection(db, client.id))
+    return (client.id, *add_connection(db, client.id, redirect_uri))
 
 
-def add_connection(db: FakeDatabase, client_id: UUID) -> tuple[str, UUID]:
+def add_connection(
+    db: FakeDatabase, client_id: UUID, redirect_uri: str = MIS_REDIRECT
+) -> tuple[str, UUID]:
     """A further connection of the client; returns its plain secret and its id."""
     secret = secrets.token_urlsafe(32)
-    connection = ConnectionRecord(uuid.uuid4(), client_id, sha256(secret), "https://mis.test/cb")
+    connection = ConnectionRecord(uuid.uuid4(), client_id, sha256(secret), redirect_uri)
     db.connections[connection.id] = connection
     return secret, connection.id
 
 
-def add_user(db: FakeDatabase, email: str) -> UUID:
-    user = UserRecord(uuid.uuid4(), email, "fake-sha256$", is_blocked=False)
+def add_user(db: FakeDatabase, email: str, password: str | None = None) -> UUID:
+    """A user; with a password, one the FakePasswordHasher verifies (otherwise none does)."""
+    password_hash = FakePasswordHasher().hash(password) if password else FakePasswordHasher.PREFIX
+    user = UserRecord(uuid.uuid4(), email, password_hash, is_blocked=False)
     db.users[user.id] = user
     return user.id
 
@@ -149,6 +155,46 @@ def seed_world(db: FakeDatabase, now: int) -> World:
         family_id=family_id,
         refresh_expires_at=expires_at,
     )
+
+
+def add_code(
+    db: FakeDatabase,
+    *,
+    user_id: UUID,
+    client_id: UUID,
+    connection_id: UUID | None,
+    issued_at: int,
+    expires_at: int,
+    scope: str = APPROVAL_SCOPE,
+    redirect_uri: str = MIS_REDIRECT,
+    code_challenge: str | None = None,
+) -> tuple[str, UUID]:
+    """Store an authorization code as AppAuthorizer.grant does (the root of its own family);
+    returns its plain value and id."""
+    value = secrets.token_urlsafe(32)
+    code_id = uuid.uuid4()
+    db.insert_token(
+        NewToken(
+            id=code_id,
+            name=TokenName.AUTHORIZATION_CODE,
+            value_hash=sha256(value),
+            issued_at=issued_at,
+            expires_at=expires_at,
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope,
+            details={
+                "client_id": str(client_id),
+                "redirect_uri": redirect_uri,
+                "scope_request": scope,
+            },
+            family_id=code_id,
+            connection_id=connection_id,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+        )
+    )
+    return value, code_id
 
 
 def live_tokens(db: FakeDatabase) -> set[UUID]:

@@ -10,13 +10,16 @@ from collections.abc import Callable
 import pytest
 
 from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.grants.password import LoginPolicy
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenPolicy
 from tests.unit.builders import World, seed_world
 from tests.unit.fakes import (
     FakeAdminStore,
     FakeClock,
+    FakeCodeStore,
     FakeDatabase,
+    FakeLoginStore,
     FakePasswordHasher,
     FakeRefreshGrantStore,
     FakeSuccessorCipher,
@@ -25,6 +28,8 @@ from tests.unit.fakes import (
 
 # Lifetimes unlike the defaults, so a test can tell which one a token got.
 POLICY = TokenPolicy(access_ttl=600, refresh_ttl=7_200, code_ttl=60)
+# Likewise unlike LoginPolicy's defaults (5 attempts, 900 s, 3600 s).
+LOGIN_POLICY = LoginPolicy(max_failures=3, failure_window=600, token_ttl=1_800)
 
 
 @pytest.fixture
@@ -55,6 +60,16 @@ def refresh_store(db: FakeDatabase) -> FakeRefreshGrantStore:
 @pytest.fixture
 def admin_store(db: FakeDatabase) -> FakeAdminStore:
     return FakeAdminStore(db)
+
+
+@pytest.fixture
+def login_store(db: FakeDatabase) -> FakeLoginStore:
+    return FakeLoginStore(db)
+
+
+@pytest.fixture
+def code_store(db: FakeDatabase) -> FakeCodeStore:
+    return FakeCodeStore(db)
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """In-memory fakes of the protocol's ports, faithful to the SQL stores they stand in for.
 
-`FakeDatabase` holds the rows; `FakeRefreshGrantStore` and `FakeAdminStore` are views over it,
-as the real stores are views over one engine. Where the schema would reject a write (a foreign
-key or unique constraint the protocol never expects to hit), the fakes raise
-`FakeIntegrityError` instead of silently accepting data the real database could not hold.
+`FakeDatabase` holds the rows; `FakeRefreshGrantStore`, `FakeCodeStore`, `FakeLoginStore` and
+`FakeAdminStore` are views over it, as the real stores are views over one engine. Where the
+schema would reject a write (a foreign key or unique constraint the protocol never expects to
+hit), the fakes raise `FakeIntegrityError` instead of silently accepting data the real database
+could not hold.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from typing import TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.errors import ConflictError
+from ehealth_auth.protocol.flow_ports import (
+    Bearer,
+    ClientProfile,
+    CodeContext,
+    LoginUser,
+    StoredCode,
+)
 from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
 from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
@@ -118,7 +126,23 @@ class FakePasswordHasher:
         return self.PREFIX + sha256(password).hex()
 
     def verify(self, password_hash: str, password: str) -> bool:
-        return password_hash == self.hash(password)
+        return password_hash == self.PREFIX + sha256(password).hex()
+
+
+class RecordingPasswordHasher(FakePasswordHasher):
+    """A FakePasswordHasher that remembers its work: what it hashed, which hashes it checked."""
+
+    def __init__(self) -> None:
+        self.hashed: list[str] = []
+        self.verified: list[str] = []
+
+    def hash(self, password: str) -> str:
+        self.hashed.append(password)
+        return super().hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verified.append(password_hash)
+        return super().verify(password_hash, password)
 
 
 @dataclass
@@ -133,6 +157,15 @@ class TokenRow:
 
 
 @dataclass
+class LoginAttempts:
+    """A row of the login_attempts table, keyed by the account's digest."""
+
+    window_started_at: int
+    attempts: int
+    updated_at: int
+
+
+@dataclass
 class FakeDatabase:
     client_types: dict[UUID, ClientTypeRecord] = field(default_factory=dict)
     clients: dict[UUID, ClientRecord] = field(default_factory=dict)
@@ -140,7 +173,7 @@ class FakeDatabase:
     users: dict[UUID, UserRecord] = field(default_factory=dict)
     approvals: dict[UUID, ApprovalRecord] = field(default_factory=dict)
     tokens: dict[UUID, TokenRow] = field(default_factory=dict)
-    login_attempts: dict[bytes, int] = field(default_factory=dict)
+    login_attempts: dict[bytes, LoginAttempts] = field(default_factory=dict)
     # The inserted_at column of every table, by row id (ids are unique across tables).
     inserted_at: dict[UUID, int] = field(default_factory=dict)
 
@@ -163,6 +196,16 @@ class FakeDatabase:
         for row in self.tokens.values():
             if row.revoked_at is None and where(row.token):
                 row.revoked_at = now
+                count += 1
+        return count
+
+    def revoke_family(self, family_id: UUID, now: int) -> int:
+        """The SQL `revoke_family`: every live token of the family, its successor value erased."""
+        count = 0
+        for row in self.tokens.values():
+            if row.token.family_id == family_id and row.revoked_at is None:
+                row.revoked_at = now
+                row.successor_value_enc = None
                 count += 1
         return count
 
@@ -235,8 +278,8 @@ def page_of(entries: Sequence[T], page: PageRequest) -> Page[T]:
 Interleaving = Callable[[], Awaitable[object]]
 
 
-class FakeRefreshGrantStore:
-    """The RefreshGrantStore port, mirroring `SqlRefreshGrantStore`.
+class InterleavingStore:
+    """Base of the stores whose races the tests stage.
 
     `interleave` simulates a concurrent request: a callable stored under a method name runs
     (once) when that method is entered, before the method reads or writes anything, as if
@@ -245,13 +288,20 @@ class FakeRefreshGrantStore:
 
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
-        self.context_loads: list[tuple[UUID, bytes, bytes]] = []
         self.interleave: dict[str, Interleaving] = {}
 
     async def _interleaved(self, method: str) -> None:
         other = self.interleave.pop(method, None)
         if other is not None:
             await other()
+
+
+class FakeRefreshGrantStore(InterleavingStore):
+    """The RefreshGrantStore port, mirroring `SqlRefreshGrantStore`."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        super().__init__(db)
+        self.context_loads: list[tuple[UUID, bytes, bytes]] = []
 
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
@@ -344,13 +394,175 @@ class FakeRefreshGrantStore:
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
         await self._interleaved("revoke_family")
-        count = 0
-        for row in self.db.tokens.values():
-            if row.token.family_id == family_id and row.revoked_at is None:
-                row.revoked_at = now
-                row.successor_value_enc = None
-                count += 1
-        return count
+        return self.db.revoke_family(family_id, now)
+
+
+class FakeCodeStore(InterleavingStore):
+    """The CodeStore port, mirroring `SqlCodeStore`: one outer-joined read, an atomic consume."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        super().__init__(db)
+        self.context_loads: list[tuple[UUID, bytes, bytes]] = []
+        self.revoked_families: list[UUID] = []
+
+    async def load_code_context(
+        self, client_id: UUID, secret_hash: bytes, code_hash: bytes
+    ) -> CodeContext | None:
+        await self._interleaved("load_code_context")
+        self.context_loads.append((client_id, secret_hash, code_hash))
+        connection = next(
+            (
+                row
+                for row in self.db.connections.values()
+                if row.client_id == client_id and row.secret_hash == secret_hash
+            ),
+            None,
+        )
+        if connection is None:
+            return None
+        client = self.db.clients[client_id]
+        # Outer join on tokens: only rows named authorization_code, whichever client they have.
+        row = next(
+            (
+                row
+                for row in self.db.tokens.values()
+                if row.token.value_hash == code_hash
+                and row.token.name is TokenName.AUTHORIZATION_CODE
+            ),
+            None,
+        )
+        if row is None:
+            return CodeContext(
+                connection_id=connection.id,
+                client_blocked=client.is_blocked,
+                code=None,
+                user_blocked=False,
+                approval_scope=None,
+            )
+        token = row.token
+        user = self.db.users.get(token.user_id)
+        # The approval joined is the code user's approval for the *calling* client.
+        approval = self.db.approval_for(token.user_id, client_id)
+        return CodeContext(
+            connection_id=connection.id,
+            client_blocked=client.is_blocked,
+            code=StoredCode(
+                id=token.id,
+                client_id=token.client_id,
+                user_id=token.user_id,
+                connection_id=token.connection_id,
+                scope=token.scope,
+                expires_at=token.expires_at,
+                revoked=row.revoked_at is not None,
+                consumed=row.retired_at_ms is not None,
+                family_id=token.family_id,
+                redirect_uri=token.redirect_uri or "",
+                code_challenge=token.code_challenge,
+            ),
+            user_blocked=bool(user and user.is_blocked),
+            approval_scope=approval.scope if approval else None,
+        )
+
+    async def consume_code(
+        self, code_id: UUID, consumed_at_ms: int, refresh: NewToken, access: NewToken
+    ) -> bool:
+        await self._interleaved("consume_code")
+        code = self.db.tokens.get(code_id)
+        # The conditional UPDATE: only a code neither used nor revoked can be consumed.
+        if code is None or code.retired_at_ms is not None or code.revoked_at is not None:
+            return False
+        code.retired_at_ms = consumed_at_ms
+        code.successor_id = refresh.id
+        inserted: list[UUID] = []
+        try:
+            for token in (refresh, access):
+                self.db.insert_token(token)
+                inserted.append(token.id)
+        except FakeIntegrityError:
+            # The transaction rolls back as a whole.
+            for token_id in inserted:
+                del self.db.tokens[token_id]
+            code.retired_at_ms = None
+            code.successor_id = None
+            raise
+        return True
+
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        await self._interleaved("revoke_family")
+        self.revoked_families.append(family_id)
+        return self.db.revoke_family(family_id, now)
+
+
+class FakeLoginStore:
+    """ClientDirectory, UserDirectory, TokenWriter, BearerLookup and LoginThrottle in one,
+    mirroring `SqlLoginStore`."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.attempt_calls: list[tuple[bytes, int, int, int]] = []
+
+    async def client_profile(self, client_id: UUID) -> ClientProfile | None:
+        client = self.db.clients.get(client_id)
+        # Inner join on the client type; outer join on connections, oldest first.
+        kind = self.db.client_types.get(client.client_type_id) if client else None
+        if client is None or kind is None:
+            return None
+        connections = [row.id for row in self.db.connections.values() if row.client_id == client_id]
+        return ClientProfile(
+            id=client.id,
+            name=client.name,
+            is_blocked=client.is_blocked,
+            type_scope=kind.scope,
+            redirect_uris=tuple(
+                (connection_id, self.db.connections[connection_id].redirect_uri)
+                for connection_id in self.db.by_insertion(connections)
+            ),
+        )
+
+    async def user_by_email(self, email: str) -> LoginUser | None:
+        # WHERE lower(users.email) = lower(:email)
+        for user in self.db.users.values():
+            if user.email.lower() == email.lower():
+                return LoginUser(user.id, user.password_hash, user.is_blocked)
+        return None
+
+    async def add_token(self, token: NewToken) -> None:
+        self.db.insert_token(token)
+
+    async def bearer(self, token_hash: bytes) -> Bearer | None:
+        row = self.db.token_by_hash(token_hash)
+        if row is None:
+            return None
+        token = row.token
+        user = self.db.users[token.user_id]
+        client = self.db.clients[token.client_id]
+        return Bearer(
+            name=token.name.value,  # the column is a plain string
+            user_id=token.user_id,
+            scope=token.scope,
+            expires_at=token.expires_at,
+            revoked=row.revoked_at is not None,
+            user_blocked=user.is_blocked,
+            client_blocked=client.is_blocked,
+        )
+
+    async def count_attempt(self, account: bytes, now: int, window: int, limit: int) -> int | None:
+        self.attempt_calls.append((account, now, window, limit))
+        row = self.db.login_attempts.get(account)
+        if row is None:
+            self.db.login_attempts[account] = LoginAttempts(now, 1, now)
+            return None
+        # The upsert's ON CONFLICT DO UPDATE ... WHERE expired OR attempts < limit.
+        expired = row.window_started_at + window <= now
+        if expired or row.attempts < limit:
+            row.window_started_at = now if expired else row.window_started_at
+            row.attempts = 1 if expired else row.attempts + 1
+            row.updated_at = now
+            return None
+        return max(1, row.window_started_at + window - now)
+
+    async def clear_attempts(self, account: bytes) -> bool:
+        return self.db.login_attempts.pop(account, None) is not None
 
 
 class FakeAdminStore:

@@ -1,4 +1,4 @@
-"""AdminService: users (create, look up, list, block, unblock, log out)."""
+"""AdminService: users (create, look up, list, set password, unlock, block, unblock, log out)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import pytest
 
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.errors import ConflictError, NotFoundError, ValidationError
+from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.paging import PageRequest
 from tests.unit.builders import live_tokens, new_client, new_user, stored_token
-from tests.unit.fakes import FakeClock, FakeDatabase, FakePasswordHasher
+from tests.unit.fakes import (
+    FakeClock,
+    FakeDatabase,
+    FakePasswordHasher,
+    LoginAttempts,
+    Sha256SecretHasher,
+)
 from tests.unit.invalid import failures
 
 UNKNOWN = UUID("00000000-0000-4000-8000-000000000000")
@@ -138,6 +145,145 @@ async def test_list_users_pages_by_email(admin: AdminService) -> None:
 
     assert [user.email for user in page.entries] == ["c@x.org"]
     assert (page.total_entries, page.total_pages) == (3, 2)
+
+
+def lock_out(db: FakeDatabase, email: str, now: int) -> bytes:
+    """Counted login attempts for the email's account, as the login throttle keeps them."""
+    account = account_key(Sha256SecretHasher(), email)
+    db.login_attempts[account] = LoginAttempts(now, 5, now)
+    return account
+
+
+async def test_set_password_replaces_the_hash_and_answers_the_updated_user(
+    admin: AdminService, db: FakeDatabase, passwords: FakePasswordHasher
+) -> None:
+    user = await new_user(admin, "ann@example.org")
+
+    updated = await admin.set_password(user.id, "new secret 1")
+
+    assert (updated.id, updated.email, updated.is_blocked) == (user.id, user.email, False)
+    assert db.users[user.id] == updated
+    assert passwords.verify(updated.password_hash, "new secret 1")
+    assert not passwords.verify(updated.password_hash, "password-123")
+    assert "new secret 1" not in updated.password_hash
+
+
+async def test_set_password_keeps_a_blocked_user_blocked(
+    admin: AdminService, db: FakeDatabase
+) -> None:
+    user = await new_user(admin)
+    await admin.block_user(user.id)
+
+    assert (await admin.set_password(user.id, "new secret 1")).is_blocked is True
+    assert db.users[user.id].is_blocked is True
+
+
+async def test_set_password_lifts_the_lockout_of_that_users_account_only(
+    admin: AdminService, db: FakeDatabase, clock: FakeClock
+) -> None:
+    user = await new_user(admin, "Ann@Example.org")
+    other = lock_out(db, "bob@example.org", clock.now())
+    lock_out(db, " ann@EXAMPLE.org", clock.now())
+
+    await admin.set_password(user.id, "new secret 1")
+
+    assert list(db.login_attempts) == [other]
+
+
+async def test_set_password_revokes_no_token(
+    admin: AdminService, db: FakeDatabase, clock: FakeClock
+) -> None:
+    user = await new_user(admin)
+    token_id = stored_token(db, user.id, (await new_client(admin)).client.id, clock.now())
+
+    await admin.set_password(user.id, "new secret 1")
+
+    assert live_tokens(db) == {token_id}
+
+
+@pytest.mark.parametrize(
+    ("password", "failure"),
+    [
+        ("", ("required", "can't be blank", ())),
+        ("        ", ("required", "can't be blank", ())),
+        ("1234567", SHORT_PASSWORD),
+    ],
+)
+async def test_set_password_refuses_blank_or_short_password_and_changes_nothing(
+    admin: AdminService,
+    db: FakeDatabase,
+    clock: FakeClock,
+    password: str,
+    failure: tuple[str, str, tuple[str, ...]],
+) -> None:
+    user = await new_user(admin, "ann@example.org")
+    account = lock_out(db, user.email, clock.now())
+
+    with pytest.raises(ValidationError) as raised:
+        await admin.set_password(user.id, password)
+
+    assert failures(raised.value) == [("$.user.password", *failure)]
+    assert db.users[user.id] == user
+    assert account in db.login_attempts
+
+
+async def test_set_password_refuses_unknown_user(admin: AdminService, db: FakeDatabase) -> None:
+    with pytest.raises(NotFoundError) as raised:
+        await admin.set_password(UNKNOWN, "new secret 1")
+
+    assert raised.value.message == "User not found."
+    assert db.users == {}
+
+
+async def test_set_password_checks_the_password_before_looking_for_the_user(
+    admin: AdminService,
+) -> None:
+    with pytest.raises(ValidationError):
+        await admin.set_password(UNKNOWN, "short")
+
+
+@pytest.mark.parametrize("email", ["ann@example.org", "  ANN@Example.ORG "])
+async def test_clear_login_attempts_lifts_the_lockout_of_the_normalised_email(
+    admin: AdminService, db: FakeDatabase, clock: FakeClock, email: str
+) -> None:
+    lock_out(db, "ann@example.org", clock.now())
+    other = lock_out(db, "bob@example.org", clock.now())
+
+    assert await admin.clear_login_attempts(email) is True
+
+    assert list(db.login_attempts) == [other]
+
+
+async def test_clear_login_attempts_of_an_email_without_attempts_answers_false(
+    admin: AdminService, db: FakeDatabase, clock: FakeClock
+) -> None:
+    other = lock_out(db, "bob@example.org", clock.now())
+
+    assert await admin.clear_login_attempts("nobody@example.org") is False
+    assert list(db.login_attempts) == [other]
+
+
+async def test_clear_login_attempts_needs_no_user_with_the_email(
+    admin: AdminService, db: FakeDatabase, clock: FakeClock
+) -> None:
+    """Attempts are counted for any email, so an operator can clear any of them."""
+    lock_out(db, "ghost@example.org", clock.now())
+
+    assert await admin.clear_login_attempts("ghost@example.org") is True
+    assert db.login_attempts == {}
+
+
+@pytest.mark.parametrize("email", ["", " \t "])
+async def test_clear_login_attempts_refuses_blank_email(
+    admin: AdminService, db: FakeDatabase, clock: FakeClock, email: str
+) -> None:
+    lock_out(db, "", clock.now())
+
+    with pytest.raises(ValidationError) as raised:
+        await admin.clear_login_attempts(email)
+
+    assert failures(raised.value) == [("$.user.email", "required", "can't be blank", ())]
+    assert len(db.login_attempts) == 1
 
 
 async def test_block_user_blocks_and_revokes_all_their_tokens(

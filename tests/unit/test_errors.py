@@ -41,6 +41,18 @@ ERRORS: list[tuple[type[ServiceError], int, str, str]] = [
     ),
     (errors.InvalidUserError, 401, "invalid_user", "Authentication failed."),
     (errors.AdminKeyError, 401, "access_denied", "Missing or invalid admin key."),
+    (
+        errors.BearerRequiredError,
+        401,
+        "access_denied",
+        "Authorization header with a Bearer token is required.",
+    ),
+    (
+        errors.ForbiddenError,
+        403,
+        "forbidden",
+        "Your scope does not allow to access this resource.",
+    ),
     (errors.NotFoundError, 404, "not_found", "Not found."),
     (errors.MethodNotAllowedError, 405, "method_not_allowed", "Method not allowed."),
     (errors.ConflictError, 409, "conflict", "Conflict."),
@@ -94,6 +106,47 @@ def test_error_types_are_distinct_except_access_denied() -> None:
     types = [row[2] for row in ERRORS]
 
     assert sorted(t for t in set(types) if types.count(t) > 1) == ["access_denied"]
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [row[0] for row in ERRORS if row[0] is not errors.BearerRequiredError],
+    ids=lambda cls: cls.__name__,
+)
+def test_error_brings_no_headers_of_its_own(cls: type[ServiceError]) -> None:
+    assert cls().headers == {}
+
+
+def test_bearer_required_error_challenges_for_a_bearer_token() -> None:
+    # RFC 6750 §3: a 401 for a protected resource names the scheme it wants.
+    assert errors.BearerRequiredError().headers == {
+        "WWW-Authenticate": 'Bearer realm="ehealth-auth"'
+    }
+
+
+def test_too_many_requests_error_says_when_to_retry() -> None:
+    error = errors.TooManyRequestsError(120)
+
+    assert (error.status, error.type, error.message) == (
+        429,
+        "too_many_requests",
+        "Too many failed login attempts. Try again later.",
+    )
+    assert error.retry_after == 120
+    assert error.headers == {"Retry-After": "120"}
+
+
+@pytest.mark.parametrize("retry_after", [0, -5])
+def test_too_many_requests_error_retries_after_at_least_one_second(retry_after: int) -> None:
+    error = errors.TooManyRequestsError(retry_after)
+
+    assert (error.retry_after, error.headers) == (1, {"Retry-After": "1"})
+
+
+def test_too_many_requests_error_message_can_be_replaced() -> None:
+    error = errors.TooManyRequestsError(3, message="Slow down.")
+
+    assert (error.message, error.retry_after) == ("Slow down.", 3)
 
 
 def test_validation_error_carries_its_invalid_entries() -> None:
