@@ -31,7 +31,7 @@ from tests.unit.fakes import FakeClock, FakeDatabase, sha256
 from tests.unit.invalid import failures
 
 UNKNOWN = UUID("00000000-0000-4000-8000-000000000000")
-BAD_URI = ("format", "must be an absolute http(s) URI without a fragment", ())
+BAD_URI = ("format", "must be an absolute http(s) URI without user info or a fragment", ())
 
 # ------------------------------------------------------------------------------ client types
 
@@ -185,6 +185,9 @@ async def test_create_client_rejects_name_over_255_characters(admin: AdminServic
         "http://[::1/cb",
         "http://mis.example.org:99999999/cb",
         "https://mis.example.org/cb#fragment",
+        # Browsers read the host of this one as evil.example; Python as mis.example.org.
+        "https://evil.example\\@mis.example.org/cb",
+        "https://user@mis.example.org/cb",
     ],
 )
 async def test_create_client_rejects_redirect_uri_that_is_not_absolute_http(

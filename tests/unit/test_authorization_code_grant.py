@@ -299,11 +299,6 @@ async def test_exchange_lists_every_bad_field(exchange: AuthorizationCodeGrant) 
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src: code_verifier's cast is checked only once the required fields pass, so one "
-    "422 does not list every bad field of check 4 (CONTRACT §4)",
-)
 async def test_exchange_lists_a_bad_code_verifier_with_the_other_bad_fields(
     exchange: AuthorizationCodeGrant,
 ) -> None:

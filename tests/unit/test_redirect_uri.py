@@ -103,15 +103,10 @@ def test_malformed_presented_uri_does_not_match_without_error() -> None:
     assert not matches(REGISTERED, "https://[mis.example.org/cb")
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: an empty fragment (`#` alone) is not refused")
 def test_empty_fragment_is_refused_like_any_fragment() -> None:
     assert not matches(REGISTERED, "https://mis.example.org/cb#")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: urlsplit takes the host after `\\@`; browsers end the host at `\\`",
-)
 def test_backslash_before_userinfo_does_not_smuggle_another_host() -> None:
     # WHATWG URL parsing (browsers) reads this as host evil.example, path /@mis.example.org/cb.
     assert not matches(REGISTERED, "https://evil.example\\@mis.example.org/cb")

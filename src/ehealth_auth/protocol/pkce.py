@@ -10,12 +10,12 @@ import re
 
 S256 = "S256"
 # RFC 7636 §4.1 (verifier) and §4.2 (challenge): 43-128 characters of the unreserved set.
-_UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-CHALLENGE_PATTERN = _UNRESERVED.pattern
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+CHALLENGE_PATTERN = f"^{_UNRESERVED.pattern}$"  # as a JSON Schema pattern, anchored
 
 
 def is_well_formed(value: str) -> bool:
-    return bool(_UNRESERVED.match(value))
+    return _UNRESERVED.fullmatch(value) is not None
 
 
 def s256(verifier: str) -> str:

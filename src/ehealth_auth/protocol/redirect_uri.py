@@ -8,16 +8,27 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _endpoint(uri: str) -> tuple[str, str, int | None, str] | None:
+def _endpoint(uri: str) -> tuple[str, str, int, str] | None:
+    uri = uri.strip()
+    # Browsers end the host at a backslash (WHATWG URL) where urlsplit does not: a URI that the
+    # two would read differently, one with user info, or a fragment (even empty) never matches.
+    if "\\" in uri or "#" in uri:
+        return None
     try:
-        parts = urlsplit(uri.strip())
+        parts = urlsplit(uri)
         port = parts.port
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.fragment:
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc or port == 0:
         return None
     return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], parts.path or "/"
+
+
+def is_acceptable(uri: str) -> bool:
+    """An absolute http(s) URI with a host, no user info and no fragment: one that can be
+    registered and matched."""
+    return _endpoint(uri) is not None
 
 
 def matches(registered: str, presented: str) -> bool:

@@ -10,11 +10,16 @@ from ehealth_auth.protocol.errors import CAST_STRING, REQUIRED, InvalidCollector
 
 
 def require_strings(
-    params: Mapping[str, object], names: Iterable[str], prefix: str
+    params: Mapping[str, object],
+    names: Iterable[str],
+    prefix: str,
+    optional: Iterable[str] = (),
 ) -> dict[str, str]:
     """Return the named fields as non-blank strings, or raise one 422 listing every bad field.
 
     Missing, null, empty and whitespace-only values are `required`; any other JSON type is `cast`.
+    An `optional` field may be missing, null or empty (it is then left out of the result), but
+    a value of another JSON type is listed as `cast` with the rest.
     """
     collector = InvalidCollector()
     values: dict[str, str] = {}
@@ -27,6 +32,14 @@ def require_strings(
             collector.add(path, CAST_STRING)
         else:
             values[name] = value
+    for name in optional:
+        value = params.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            values[name] = value
+        else:
+            collector.add(f"{prefix}.{name}", CAST_STRING)
     collector.raise_if_any()
     return values
 

@@ -6,8 +6,7 @@ Each entry is addressed by the JSON path of the field in the admin API's request
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from ehealth_auth.protocol import redirect_uri as redirects
 from ehealth_auth.protocol.errors import REQUIRED, InvalidCollector, Rule
 
 NAME_MAX_LENGTH = 255
@@ -15,7 +14,9 @@ EMAIL_MAX_LENGTH = 320
 MIN_PASSWORD_LENGTH = 8
 
 EMAIL_FORMAT = Rule("format", "is not a valid email address")
-REDIRECT_URI_FORMAT = Rule("format", "must be an absolute http(s) URI without a fragment")
+REDIRECT_URI_FORMAT = Rule(
+    "format", "must be an absolute http(s) URI without user info or a fragment"
+)
 PASSWORD_TOO_SHORT = Rule(
     "length", f"should be at least {MIN_PASSWORD_LENGTH} characters", (str(MIN_PASSWORD_LENGTH),)
 )
@@ -59,19 +60,9 @@ class FieldChecks:
 
     def redirect_uri(self, field: str, value: str) -> str:
         value = self.required(field, value)
-        if value and not _is_redirect_uri(value):
+        if value and not redirects.is_acceptable(value):
             self.fail(field, REDIRECT_URI_FORMAT)
         return value
 
     def raise_if_any(self, message: str | None = None) -> None:
         self._collector.raise_if_any(message)
-
-
-def _is_redirect_uri(value: str) -> bool:
-    """An absolute http(s) URI with a host and no fragment (RFC 6749 §3.1.2)."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError for a malformed port)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and "#" not in value

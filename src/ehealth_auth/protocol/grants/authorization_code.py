@@ -22,15 +22,12 @@ from uuid import UUID
 from ehealth_auth.protocol import pkce
 from ehealth_auth.protocol import redirect_uri as redirects
 from ehealth_auth.protocol.errors import (
-    CAST_STRING,
     AccessDeniedError,
     InvalidClientError,
-    InvalidEntry,
     InvalidGrantError,
     TokenExpiredError,
     TokenNotFoundError,
     UserBlockedError,
-    ValidationError,
 )
 from ehealth_auth.protocol.flow_ports import CodeStore, StoredCode
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
@@ -52,15 +49,6 @@ class ValidExchange:
     connection_id: UUID
     code: StoredCode
     now: int
-
-
-def _code_verifier(params: Mapping[str, object]) -> str | None:
-    value = params.get("code_verifier")
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValidationError((InvalidEntry("$.token.code_verifier", (CAST_STRING,)),))
-    return value
 
 
 def _check_pkce(code: StoredCode, verifier: str | None) -> None:
@@ -129,8 +117,8 @@ class AuthorizationCodeGrant:
         return dataclasses.replace(access.issued, details=details)
 
     async def validate(self, params: Mapping[str, object]) -> ValidExchange:
-        fields = require_strings(params, _FIELDS, "$.token")
-        verifier = _code_verifier(params)
+        fields = require_strings(params, _FIELDS, "$.token", optional=("code_verifier",))
+        verifier = fields.get("code_verifier")
         client_id = parse_uuid(fields["client_id"])
         if client_id is None:
             raise InvalidClientError()
