@@ -66,7 +66,13 @@ class OpenApi:
             f"{request.method} {request.url.path} answered {status}, which is not documented"
         )
         spec = self.resolve(operation["responses"][status])
-        media_type = response.headers["content-type"].split(";", 1)[0]
+        for name, header in spec.get("headers", {}).items():
+            if self.resolve(header).get("required"):
+                assert name in response.headers, f"{status} lacks the {name} header"
+        if "content" not in spec:  # e.g. a redirect
+            assert not response.content, f"{status} has a body, which is not documented"
+            return
+        media_type = response.headers.get("content-type", "").split(";", 1)[0]
         assert media_type in spec["content"], f"{media_type} is not documented"
         if media_type == "application/json":
             self.check(response.json(), spec["content"][media_type]["schema"])

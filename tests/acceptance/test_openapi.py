@@ -14,6 +14,9 @@ from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services, build_app
 from tests.admin_support import OpenApi, SchemaMismatch
 
+PAGES = "/oauth/authorize"
+FORM = "application/x-www-form-urlencoded"
+
 
 async def document(http: httpx.AsyncClient) -> dict[str, Any]:
     response = await http.get("/openapi.json")
@@ -58,13 +61,30 @@ async def test_document_is_openapi_3_1_with_resolvable_schemas(http: httpx.Async
         assert checker.resolve({"$ref": ref}), ref
     operation_ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))
+    # Besides /admin, the routes that authenticate a client, a user or a user's login token.
+    unauthorized = {"/oauth/tokens", "/auth/login", "/oauth/apps/authorize", PAGES + "/sign-in"}
     for path, item in spec["paths"].items():
         for method, op in item.items():
             admin = path.startswith("/admin/")
-            assert bool(op["security"]) is admin, (method, path)
-            assert ("401" in op["responses"]) is (admin or path == "/oauth/tokens"), path
+            assert op["security"] == ([{"adminKey": []}] if admin else []), (method, path)
+            assert ("401" in op["responses"]) is (admin or path in unauthorized), path
             if method in ("post",):
                 assert "requestBody" in op, path
+            # The browser pages answer HTML or a 303 redirect, and read form posts.
+            page = path == PAGES or path.startswith(PAGES + "/")
+            for status, response in op["responses"].items():
+                media_types = set(checker.resolve(response).get("content", {}))
+                if status == "303":
+                    assert page, (method, path)
+                    assert not media_types, (method, path)
+                    assert "Location" in response["headers"], (method, path)
+                else:
+                    assert media_types, (method, path, status)
+                    assert not page or media_types == {"text/html"}, (method, path, status)
+            if page and method == "post":
+                assert set(op["requestBody"]["content"]) == {FORM}, path
+            elif "requestBody" in op:
+                assert set(op["requestBody"]["content"]) == {"application/json"}, path
             for param in re.findall(r"\{([^}]+)\}", path):
                 assert any(p["name"] == param and p["in"] == "path" for p in op["parameters"])
 

@@ -25,7 +25,7 @@ from ehealth_auth.web.admin_client_routes import ClientRoutes
 from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin_user_routes import UserRoutes
 from ehealth_auth.web.envelope import render_error
-from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_routes
+from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import RequestContextMiddleware
@@ -86,6 +86,7 @@ def create_app(
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),
         *TokenAdminRoutes(admin).operations(),
+        *(flow_operations(flow, max_body_bytes) if flow is not None else ()),
         *docs.operations(),
     ]
     docs.publish(operations)
@@ -94,8 +95,6 @@ def create_app(
         by_path.setdefault(op.path, []).append(op)
     guard = AdminGuard(admin_keys)
     routes = [_route(path, ops, guard) for path, ops in by_path.items()]
-    if flow is not None:
-        routes.extend(flow_routes(flow, max_body_bytes))
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -46,16 +46,23 @@ def _operation_html(method: str, path: str, op: dict[str, Any]) -> str:
         )
         parts.append(f"<table><tr><th>parameter</th><th>in</th><th></th></tr>{rows}</table>")
     if "requestBody" in op:
-        schema = op["requestBody"]["content"]["application/json"]["schema"]
-        parts.append(f"<p>Request body (application/json):</p>{_schema_html(schema)}")
+        media_type, content = next(iter(op["requestBody"]["content"].items()))
+        parts.append(
+            f"<p>Request body ({escape(media_type)}):</p>{_schema_html(content['schema'])}"
+        )
     for status, response in op["responses"].items():
         if "$ref" in response:
             parts.append(f"<p><b>{escape(status)}</b> <code>ErrorResponse</code></p>")
             continue
+        headers = [name for name in response.get("headers", {}) if name != "X-Request-ID"]
+        head = f"<p><b>{escape(status)}</b> {escape(response['description'])}"
+        if headers:
+            head += " — headers: " + ", ".join(f"<code>{escape(name)}</code>" for name in headers)
+        if "content" not in response:
+            parts.append(head + "</p>")
+            continue
         media_type, content = next(iter(response["content"].items()))
-        parts.append(
-            f"<p><b>{escape(status)}</b> {escape(media_type)}</p>" + _schema_html(content["schema"])
-        )
+        parts.append(f"{head} ({escape(media_type)})</p>" + _schema_html(content["schema"]))
     parts.append("</div>")
     return "".join(parts)
 

@@ -12,28 +12,52 @@ from starlette.responses import HTMLResponse, Response
 from ehealth_auth import __version__
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.docs_page import render_docs
-from ehealth_auth.web.operations import Operation
+from ehealth_auth.web.operations import REQUEST_ID, Answer, Header, Operation
 
 _ERRORS = {
     400: "Request body is not JSON, not an object, or lacks the object it must wrap "
     "(`request_malformed`).",
     401: "Not authenticated: for /admin routes a missing or unknown admin key (`access_denied`); "
     "for the others, the error the route documents.",
+    403: "Authenticated, but the token's scope does not allow this (`forbidden`).",
     404: "No such resource (`not_found`).",
     409: "Conflicts with an existing resource (`conflict`).",
     413: "Request body over the size limit (`request_too_large`).",
     415: "Content type other than application/json (`content_type_invalid`).",
     422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
+    429: "Too many failed attempts (`too_many_requests`); Retry-After tells when to try again.",
+}
+_RETRY_AFTER = Header(
+    "Retry-After",
+    "Seconds until the next attempt is allowed.",
+    required=True,
+    schema={"type": "integer", "minimum": 1},
+)
+_WWW_AUTHENTICATE = Header(
+    "WWW-Authenticate",
+    "On /admin routes, and when a route's bearer token is missing: `Bearer realm=...`.",
+)
+_ERROR_HEADERS: dict[int, tuple[Header, ...]] = {
+    401: (_WWW_AUTHENTICATE,),
+    429: (_RETRY_AFTER,),
 }
 
 _DESCRIPTION = (
     "The eHealth OAuth 2.0 token service. Every JSON answer is an envelope: `{meta, data}` on "
     "success (lists add `paging`), `{meta, error}` on failure. /admin routes take "
-    "`Authorization: Bearer <admin key>`."
+    "`Authorization: Bearer <admin key>`. The authorization-code flow: `POST /auth/login` gives "
+    "a user's login token, with which `POST /oauth/apps/authorize` (or the browser pages under "
+    "`/oauth/authorize`) gives the client a code, which the client exchanges at `POST "
+    "/oauth/tokens`."
 )
 
 _TAGS = [
     {"name": "oauth", "description": "The token endpoint MIS call."},
+    {"name": "login", "description": "Users' login and approval of clients over the API."},
+    {
+        "name": "authorize pages",
+        "description": "The browser pages of the authorization-code flow: HTML and form posts.",
+    },
     {"name": "tokens", "description": "Verify (the gateway's call), list and revoke tokens."},
     {"name": "client types", "description": "Client types and their scope ceilings."},
     {"name": "clients", "description": "OAuth clients (MSPs) and their connections."},
@@ -64,25 +88,57 @@ class _Components:
         return {"$ref": f"#/components/schemas/{title}"}
 
 
-def _operation(op: Operation, components: _Components) -> dict[str, Any]:
-    success: dict[str, Any] = {
-        "description": op.summary,
-        "content": {op.media_type: {"schema": components.hoist(op.response)}},
+def _header(header: Header) -> dict[str, Any]:
+    if header == REQUEST_ID:
+        return {"$ref": "#/components/headers/X-Request-ID"}
+    return {
+        "description": header.description,
+        "required": header.required,
+        "schema": header.schema,
     }
-    if op.media_type == "application/json" and op.response.get("properties", {}).get("meta"):
-        success["headers"] = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
+
+
+def _answer(answer: Answer, components: _Components) -> dict[str, Any]:
+    item: dict[str, Any] = {"description": answer.description}
+    if answer.headers:
+        item["headers"] = {header.name: _header(header) for header in answer.headers}
+    if answer.media_type is not None:
+        schema = {} if answer.schema is None else components.hoist(answer.schema)
+        item["content"] = {answer.media_type: {"schema": schema}}
+    return item
+
+
+def _success(op: Operation) -> Answer:
+    headers = op.headers
+    if (
+        op.media_type == "application/json"
+        and op.response is not None
+        and op.response.get("properties", {}).get("meta")
+    ):
+        headers = (REQUEST_ID, *headers)
+    return Answer(
+        op.status,
+        op.summary,
+        None if op.response is None else op.media_type,
+        op.response,
+        headers,
+    )
+
+
+def _operation(op: Operation, components: _Components) -> dict[str, Any]:
+    responses = {
+        str(answer.status): _answer(answer, components) for answer in (_success(op), *op.answers)
+    }
+    for status in op.error_statuses:
+        if str(status) in responses:
+            raise ValueError(f"{op.operation_id} documents {status} twice")
+        responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
     item: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
         "tags": [op.tag],
         "security": [{"adminKey": []}] if op.admin else [],
-        "responses": {
-            str(op.status): success,
-            **{
-                str(status): {"$ref": f"#/components/responses/Error{status}"}
-                for status in op.error_statuses
-            },
-        },
+        "responses": dict(sorted(responses.items())),
     }
     if op.description:
         item["description"] = op.description
@@ -100,7 +156,7 @@ def _operation(op: Operation, components: _Components) -> dict[str, Any]:
     if op.body is not None:
         item["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": components.hoist(op.body)}},
+            "content": {op.body_media_type: {"schema": components.hoist(op.body)}},
         }
     return item
 
@@ -115,7 +171,10 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
         f"Error{status}": {
             "description": description,
             "content": {"application/json": {"schema": error_ref}},
-            "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
+            "headers": {
+                header.name: _header(header)
+                for header in (REQUEST_ID, *_ERROR_HEADERS.get(status, ()))
+            },
         }
         for status, description in _ERRORS.items()
     }

@@ -13,7 +13,7 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ehealth_auth.web.schemas import UUID, Schema
+from ehealth_auth.web.schemas import STRING, UUID, Schema
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -24,10 +24,11 @@ class Param:
     location: Literal["path", "query"]
     description: str
     schema: Schema = field(default_factory=lambda: {"type": "string"})
+    needed: bool = False  # a query parameter the operation cannot do without
 
     @property
     def required(self) -> bool:
-        return self.location == "path"
+        return self.location == "path" or self.needed
 
 
 def path_id(name: str, what: str) -> Param:
@@ -45,11 +46,37 @@ PAGE_PARAMS = (
 
 
 @dataclass(frozen=True)
+class Header:
+    """A response header; `X-Request-ID` refers to the document's shared description."""
+
+    name: str
+    description: str
+    required: bool = False
+    schema: Schema = field(default_factory=lambda: dict(STRING))
+
+
+REQUEST_ID = Header("X-Request-ID", "The request id.", required=True)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A documented answer besides the success one and the ErrorResponse envelopes: an HTML
+    page, or a redirect (`media_type` None: no body)."""
+
+    status: int
+    description: str
+    media_type: str | None
+    schema: Schema | None
+    headers: tuple[Header, ...] = ()
+
+
+@dataclass(frozen=True)
 class Operation:
     """One method on one path.
 
-    `response` is the schema of the whole success body. `errors` lists the statuses the
-    operation answers with an ErrorResponse (401 is added to every admin operation).
+    `response` is the schema of the whole success body (None: no body, e.g. a redirect) and
+    `headers` the headers of that answer. `errors` lists the statuses the operation answers
+    with an ErrorResponse (401 is added to every admin operation), `answers` any other.
     """
 
     method: str
@@ -59,13 +86,16 @@ class Operation:
     summary: str
     tag: str
     status: int
-    response: Schema
+    response: Schema | None
     errors: tuple[int, ...] = ()
     params: tuple[Param, ...] = ()
     body: Schema | None = None
     admin: bool = True
     description: str = ""
     media_type: str = "application/json"
+    body_media_type: str = "application/json"
+    headers: tuple[Header, ...] = ()
+    answers: tuple[Answer, ...] = ()
 
     @property
     def error_statuses(self) -> tuple[int, ...]:

@@ -117,6 +117,69 @@ TOKEN = obj(
     title="Token",
 )
 
+
+def _issued(title: str, name: TokenName, details: Schema, description: str) -> Schema:
+    """A token of one kind as issued, with the details that kind carries."""
+    return obj(
+        {
+            "id": UUID,
+            "name": {"const": name.value},
+            "value": {"type": "string", "description": "The token itself."},
+            "expires_at": UNIX_TIME,
+            "user_id": UUID,
+            "details": details,
+        },
+        title=title,
+        description=description,
+    )
+
+
+GRANTED_TOKEN = _issued(
+    "GrantedToken",
+    TokenName.ACCESS_TOKEN,
+    {
+        "type": "object",
+        "required": ["client_id", "grant_type", "scope"],
+        "properties": {
+            "client_id": UUID,
+            "grant_type": {"type": "string", "enum": ["refresh_token", "authorization_code"]},
+            "scope": STRING,
+            "refresh_token": {
+                "type": "string",
+                "description": "The new refresh token, shown this once: always for "
+                "grant_type=authorization_code, for refresh_token when refresh tokens rotate.",
+            },
+            "redirect_uri": {
+                "type": "string",
+                "description": "Only for grant_type=authorization_code: the code's redirect URI.",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "An access token from `POST /oauth/tokens`, and the refresh token that goes with it.",
+)
+
+LOGIN_TOKEN = _issued(
+    "LoginToken",
+    TokenName.ACCESS_TOKEN,
+    obj({"client_id": UUID, "grant_type": {"const": "password"}, "scope": STRING}),
+    "A user's login token: an access token, usually of scope `app:authorize`.",
+)
+
+AUTHORIZATION_CODE = _issued(
+    "AuthorizationCode",
+    TokenName.AUTHORIZATION_CODE,
+    obj(
+        {
+            "client_id": UUID,
+            "redirect_uri": {"type": "string", "description": "Where the code is sent."},
+            "scope_request": {"type": "string", "description": "The scope the code is for."},
+        }
+    ),
+    "An authorization code, single-use, for the client to exchange at `POST /oauth/tokens`.",
+)
+
+
 STORED_TOKEN = obj(
     {
         "id": UUID,
@@ -213,3 +276,18 @@ def request_body(key: str, fields: dict[str, Schema], required: list[str]) -> Sc
             key: {"type": "object", "required": required, "properties": fields},
         },
     }
+
+
+def wrapped(key: str, inner: Schema) -> Schema:
+    """`{"<key>": <inner>}`, for a request body whose object is not one plain shape."""
+    return {"type": "object", "required": [key], "properties": {key: inner}}
+
+
+# ------------------------------------------------------------------------------ the pages
+
+HTML: Schema = {"type": "string", "description": "An HTML page."}
+
+
+def form(fields: dict[str, Schema], required: list[str]) -> Schema:
+    """An application/x-www-form-urlencoded body; unknown fields are ignored."""
+    return {"type": "object", "required": required, "properties": fields}

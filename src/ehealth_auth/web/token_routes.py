@@ -13,16 +13,40 @@ from ehealth_auth.web.body import read_json_object
 from ehealth_auth.web.envelope import NO_STORE, render_data, render_error
 from ehealth_auth.web.operations import Operation
 
-_REQUEST = s.request_body(
-    "token",
-    {
-        "grant_type": {"type": "string", "examples": ["refresh_token"]},
+_REFRESH_GRANT: s.Schema = {
+    "title": "RefreshTokenGrant",
+    "type": "object",
+    "description": "Refresh: a new access token and a new refresh token for a refresh token.",
+    "required": ["grant_type", "client_id", "client_secret", "refresh_token"],
+    "properties": {
+        "grant_type": {"const": "refresh_token"},
         "client_id": s.UUID,
         "client_secret": s.STRING,
         "refresh_token": s.STRING,
     },
-    ["grant_type", "client_id", "client_secret", "refresh_token"],
-)
+}
+
+_CODE_GRANT: s.Schema = {
+    "title": "AuthorizationCodeGrant",
+    "type": "object",
+    "description": "Exchange an authorization code (from `POST /oauth/apps/authorize` or the "
+    "pages) for an access token and a refresh token. `redirect_uri` must be the code's; "
+    "`code_verifier` is required when the code was issued with a `code_challenge` and refused "
+    "when it was not (PKCE, RFC 7636). A code is single-use: presenting it again revokes "
+    "everything its first exchange issued.",
+    "required": ["grant_type", "client_id", "client_secret", "code", "redirect_uri"],
+    "properties": {
+        "grant_type": {"const": "authorization_code"},
+        "client_id": s.UUID,
+        "client_secret": s.STRING,
+        "code": s.STRING,
+        "redirect_uri": s.STRING,
+        "code_verifier": {"type": "string", "description": "The PKCE code verifier."},
+    },
+}
+
+# Unknown keys are ignored; the grant_type picks the fields that are required.
+_REQUEST = s.wrapped("token", {"oneOf": [_REFRESH_GRANT, _CODE_GRANT]})
 
 
 class TokenRoute:
@@ -45,14 +69,15 @@ class TokenRoute:
             "/oauth/tokens",
             self.handle,
             "createToken",
-            "Refresh an access token (grant_type=refresh_token)",
+            "Issue tokens (grant_type=refresh_token or authorization_code)",
             "oauth",
             201,
-            s.envelope(s.TOKEN),
+            s.envelope(s.GRANTED_TOKEN),
             (400, 401, 413, 415, 422),
             body=_REQUEST,
             admin=False,
-            description="CONTRACT §2: the checks run in a fixed order and the first failure "
+            description="CONTRACT §2, §3: the checks run in a fixed order and the first failure "
             "decides (401 invalid_client, token_not_found, invalid_grant, token_expired, "
-            "user_blocked or access_denied). Answers are never cached.",
+            "user_blocked or access_denied). A grant_type other than these two is 401 "
+            "invalid_grant. Answers are never cached.",
         )

@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from ehealth_auth.protocol import redirect_uri as redirects
 from ehealth_auth.protocol.approvals import SCOPE_NOT_ALLOWED
@@ -44,7 +43,7 @@ SIGN_IN_PATH = "/oauth/authorize/sign-in"
 CONSENT_PATH = "/oauth/authorize/consent"
 SIGN_OUT_PATH = "/oauth/authorize/sign-out"
 # The parameters of the authorization request that travel through the forms.
-_REQUEST_KEYS = (
+REQUEST_KEYS = (
     "response_type",
     "client_id",
     "redirect_uri",
@@ -96,14 +95,6 @@ class AuthorizePages:
         self._cookies = cookies
         self._max_body_bytes = max_body_bytes
         self._renderer = PageRenderer()
-
-    def routes(self) -> list[Route]:
-        return [
-            Route(AUTHORIZE_PATH, self.show, methods=["GET"], name="authorize"),
-            Route(SIGN_IN_PATH, self.sign_in, methods=["POST"], name="authorize_sign_in"),
-            Route(CONSENT_PATH, self.consent, methods=["POST"], name="authorize_consent"),
-            Route(SIGN_OUT_PATH, self.sign_out, methods=["POST"], name="authorize_sign_out"),
-        ]
 
     async def show(self, request: Request) -> Response:
         params = {key: value for key, value in request.query_params.items()}
@@ -236,14 +227,14 @@ class AuthorizePages:
         return choose_lang(params.get("lang"), request.headers.get("accept-language", ""))
 
     def _authorize_url(self, params: Mapping[str, str], lang: str | None = None) -> str:
-        kept = [(key, params[key]) for key in _REQUEST_KEYS if params.get(key)]
+        kept = [(key, params[key]) for key in REQUEST_KEYS if params.get(key)]
         chosen = lang or params.get("lang")
         if chosen:
             kept.append(("lang", chosen))
         return f"{AUTHORIZE_PATH}?{urlencode(kept)}"
 
     def _context(self, params: Mapping[str, str], lang: Lang) -> dict[str, object]:
-        fields = [(key, params[key]) for key in _REQUEST_KEYS if params.get(key)]
+        fields = [(key, params[key]) for key in REQUEST_KEYS if params.get(key)]
         return {
             "switch_urls": {code: self._authorize_url(params, code) for code in LANGS},
             "request_fields": [*fields, ("lang", lang)],
