@@ -229,7 +229,9 @@ async def test_create_client_lists_every_bad_field(admin: httpx.AsyncClient) -> 
             "rules": [
                 {
                     "rule": "format",
-                    "description": "must be an absolute http(s) URI without user info or a fragment",
+                    "description": (
+                        "must be an absolute http(s) URI without user info or a fragment"
+                    ),
                     "params": [],
                 }
             ],
