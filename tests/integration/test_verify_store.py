@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import sqlalchemy as sa
 
 from ehealth_auth.crypto import HmacSecretHasher
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.tokens import mint
+from ehealth_auth.settings import Settings
 from ehealth_auth.storage.admin_store import SqlAdminStore
+from ehealth_auth.storage.engine import create_engine
+from ehealth_auth.storage.read_pool import ReadPool, read_pool_for
 from ehealth_auth.storage.tables import approvals, clients, connections, users
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.wiring import Services
@@ -115,3 +121,61 @@ async def test_load_token_mis_client_is_the_connections_consumer(
 
     assert context is not None
     assert context.mis_client_id == mis.client_id
+
+
+class CountingPool:
+    """A ReadPool that records each statement before handing it to the real one."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self.pool = pool
+        self.calls: list[tuple[Any, ...]] = []
+
+    @property
+    def is_open(self) -> bool:
+        return self.pool.is_open
+
+    async def fetch_row(self, sql: str, *params: Any) -> Any:
+        self.calls.append(params)
+        return await self.pool.fetch_row(sql, *params)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def test_load_token_is_one_statement(services: Services, world: World) -> None:
+    counting = CountingPool(read_pool_for(services.engine))
+    store = SqlVerifyStore(services.engine, counting)
+    digest = HASHER.digest(world.refresh_token)
+
+    assert await store.load_token(digest) is not None
+
+    assert counting.calls == [(digest,)]
+
+
+async def test_read_pool_opens_on_first_use_and_closes_with_the_engine(
+    settings: Settings, world: World
+) -> None:
+    engine = create_engine(settings.database_url)
+    pool = read_pool_for(engine, size=2)
+    store = SqlVerifyStore(engine, pool)
+    assert pool.is_open is False
+
+    reads = [store.load_token(HASHER.digest(world.refresh_token)) for _ in range(6)]
+    assert all(context is not None for context in await asyncio.gather(*reads))
+    assert pool.is_open is True
+
+    await engine.dispose()
+    assert pool.is_open is False
+    # Used again after a dispose, it reopens, and the next dispose closes it again.
+    assert await store.load_token(HASHER.digest(world.refresh_token)) is not None
+    await engine.dispose()
+    assert pool.is_open is False
+
+
+async def test_read_pool_reads_outside_any_transaction(services: Services, world: World) -> None:
+    # A write that waits on nothing proves the reads left no transaction or lock behind.
+    store = SqlVerifyStore(services.engine)
+    for _ in range(3):
+        await store.load_token(HASHER.digest(world.refresh_token))
+    async with services.engine.begin() as conn:
+        await conn.execute(users.update().values(is_blocked=False))
