@@ -56,7 +56,26 @@ REFRESH = Scenario(
     service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
 )
 
-SCENARIOS: tuple[Scenario, ...] = (REFRESH,)
+# The gateway's key for the verify scenario; the service and the floor are both given it.
+BENCH_ADMIN_KEY = "bench-admin-key-not-a-secret-0123456789"
+
+
+def verify_requests(seed: Seed) -> list[str]:
+    """`<path> <admin key>` lines for verify.lua."""
+    return [f"/admin/tokens/{seed.access_token}/verify {BENCH_ADMIN_KEY}"]
+
+
+VERIFY = Scenario(
+    name="verify",
+    title="GET /admin/tokens/{value}/verify, a live access token (the gateway's call)",
+    path="/admin/tokens",
+    wrk_script=BENCH_DIR / "verify.lua",
+    floor_handler="verify",
+    inputs=verify_requests,
+    service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY},
+)
+
+SCENARIOS: tuple[Scenario, ...] = (REFRESH, VERIFY)
 
 
 def select(names: Sequence[str]) -> tuple[Scenario, ...]:
