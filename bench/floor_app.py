@@ -66,6 +66,21 @@ class RefreshContext(NamedTuple):
     approval_scope: str | None
 
 
+class VerifyContext(NamedTuple):
+    """The row of the verify SELECT."""
+
+    token_id: UUID
+    name: str
+    expires_at: int
+    revoked: bool
+    user_id: UUID
+    details: dict[str, Any]
+    approval_exists: bool
+    client_blocked: bool
+    user_blocked: bool
+    mis_client_id: UUID | None
+
+
 class NewToken(NamedTuple):
     id: UUID
     name: str
@@ -97,6 +112,8 @@ class Session(Protocol):
         insert the successor and the access token. False, with nothing written, when the token
         was no longer live."""
         ...
+
+    async def load_verify_context(self, value_hash: bytes) -> VerifyContext | None: ...
 
 
 class Database(Protocol):
@@ -177,6 +194,21 @@ def _rowcount(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
+# The statement of the service's verify store (_LOAD_TOKEN), written out by hand.
+_VERIFY_SELECT = """
+SELECT tokens.id, tokens.name, tokens.expires_at, tokens.revoked_at, tokens.user_id,
+       tokens.details, approvals.id, clients.is_blocked, users.is_blocked, connections.consumer_id
+FROM tokens
+LEFT OUTER JOIN clients ON clients.id = tokens.client_id
+LEFT OUTER JOIN users ON users.id = tokens.user_id
+LEFT OUTER JOIN approvals
+  ON approvals.user_id = tokens.user_id AND approvals.client_id = tokens.client_id
+LEFT OUTER JOIN connections ON connections.id = tokens.connection_id
+"""
+_PG_LOAD_VERIFY_CONTEXT = _VERIFY_SELECT + "WHERE tokens.value_hash = $1"
+_SQLITE_LOAD_VERIFY_CONTEXT = _VERIFY_SELECT + "WHERE tokens.value_hash = ?"
+
+
 class _PgSession:
     __slots__ = ("_conn",)
 
@@ -240,6 +272,23 @@ class _PgSession:
             await self.insert_token(successor)
             await self.insert_token(access)
         return True
+
+    async def load_verify_context(self, value_hash: bytes) -> VerifyContext | None:
+        row = await self._conn.fetchrow(_PG_LOAD_VERIFY_CONTEXT, value_hash)
+        if row is None:
+            return None
+        return VerifyContext(
+            token_id=row[0],
+            name=row[1],
+            expires_at=row[2],
+            revoked=row[3] is not None,
+            user_id=row[4],
+            details=orjson.loads(row[5]),  # asyncpg hands json columns over as text
+            approval_exists=row[6] is not None,
+            client_blocked=bool(row[7]),
+            user_blocked=bool(row[8]),
+            mis_client_id=row[9],
+        )
 
 
 async def _keep_session_state(_conn: asyncpg.Connection) -> None:
@@ -355,6 +404,24 @@ class _SqliteSession:
             raise
         await conn.execute_fetchall("COMMIT")
         return True
+
+    async def load_verify_context(self, value_hash: bytes) -> VerifyContext | None:
+        rows = await self._conn.execute_fetchall(_SQLITE_LOAD_VERIFY_CONTEXT, (value_hash,))
+        row = next(iter(rows), None)
+        if row is None:
+            return None
+        return VerifyContext(
+            token_id=UUID(hex=row[0]),
+            name=row[1],
+            expires_at=row[2],
+            revoked=row[3] is not None,
+            user_id=UUID(hex=row[4]),
+            details=orjson.loads(row[5]),
+            approval_exists=row[6] is not None,
+            client_blocked=bool(row[7]),
+            user_blocked=bool(row[8]),
+            mis_client_id=_uuid_or_none(row[9]),
+        )
 
 
 class SqliteDatabase:
@@ -500,6 +567,7 @@ class FloorSettings:
     secret_key: bytes
     access_ttl: int
     refresh_ttl: int
+    admin_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> FloorSettings:
@@ -511,6 +579,11 @@ class FloorSettings:
             ),
             refresh_ttl=int(
                 os.environ.get("EHEALTH_AUTH_REFRESH_TOKEN_TTL", DEFAULT_REFRESH_TOKEN_TTL)
+            ),
+            admin_keys=tuple(
+                key.strip()
+                for key in os.environ.get("EHEALTH_AUTH_ADMIN_KEYS", "").split(",")
+                if key.strip()
             ),
         )
 
@@ -702,11 +775,99 @@ class RotationRefreshHandler(RefreshHandler):
         return {REFRESH_TOKEN: value} if won else None
 
 
+def _key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+
+
+class VerifyHandler:
+    """GET /admin/tokens/{value}/verify: the admin-key check, then one SELECT."""
+
+    _PREFIX = "/admin/tokens/"
+    _SUFFIX = "/verify"
+    _DEAD = "Token expired or client approval was revoked."
+
+    def __init__(self, database: Database, settings: FloorSettings) -> None:
+        self._database = database
+        self._key = settings.secret_key
+        self._admin_digests = tuple(_key_digest(key) for key in settings.admin_keys)
+
+    def _admitted(self, scope: Scope) -> bool:
+        # The same work as the service's guard: every configured key, in constant time.
+        authorization = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return False
+        presented = _key_digest(key.strip())
+        admitted = False
+        for digest in self._admin_digests:
+            admitted |= hmac.compare_digest(presented, digest)
+        return admitted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = read_request(scope)
+        path = request.path
+        value = path[len(self._PREFIX) : -len(self._SUFFIX)]
+        if not (path.startswith(self._PREFIX) and path.endswith(self._SUFFIX)) or (
+            not value or "/" in value
+        ):
+            return await respond_error(send, request, 404, "not_found", "Not found.")
+        if request.method != "GET":
+            return await respond_error(
+                send, request, 405, "method_not_allowed", "Method not allowed."
+            )
+        if not self._admitted(scope):
+            return await respond_error(
+                send, request, 401, "access_denied", "Missing or invalid admin key."
+            )
+        value_hash = hmac.new(
+            self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
+        async with self._database.session() as session:
+            context = await session.load_verify_context(value_hash)
+        if context is None:
+            return await respond_error(send, request, 404, "not_found", "Token not found.")
+        if context.name != ACCESS_TOKEN:
+            return await respond_error(
+                send, request, 401, "invalid_grant", "Token is not an access token."
+            )
+        if context.revoked or context.expires_at <= int(time.time()):
+            return await respond_error(send, request, 401, "invalid_grant", self._DEAD)
+        if not context.approval_exists:
+            return await respond_error(send, request, 401, "invalid_grant", self._DEAD)
+        if context.client_blocked:
+            return await respond_error(
+                send, request, 401, "invalid_client", "Authentication failed."
+            )
+        if context.user_blocked:
+            return await respond_error(send, request, 401, "invalid_user", "Authentication failed.")
+        mis_client_id = context.mis_client_id
+        await respond(
+            send,
+            request,
+            200,
+            {
+                "data": {
+                    "id": str(context.token_id),
+                    "name": ACCESS_TOKEN,
+                    "value": value,
+                    "expires_at": context.expires_at,
+                    "user_id": str(context.user_id),
+                    "details": context.details,
+                },
+                "urgent": {"mis_client_id": None if mis_client_id is None else str(mis_client_id)},
+            },
+        )
+
+
 HandlerFactory = Callable[[Database, FloorSettings], Handler]
 
 HANDLERS: dict[str, HandlerFactory] = {
     "refresh": RefreshHandler,
     "refresh-rotation": RotationRefreshHandler,
+    "verify": VerifyHandler,
 }
 
 

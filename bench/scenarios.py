@@ -110,7 +110,26 @@ PURGE = PurgeScenario(
     service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
 )
 
-SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE)
+# The gateway's key for the verify scenario; the service and the floor are both given it.
+BENCH_ADMIN_KEY = "bench-admin-key-not-a-secret-0123456789"
+
+
+def verify_requests(seed: Seed, _refresh_tokens: Sequence[str]) -> list[str]:
+    """`<path> <admin key>` lines for verify.lua (the seeded access token, over and over)."""
+    return [f"/admin/tokens/{seed.access_token}/verify {BENCH_ADMIN_KEY}"]
+
+
+VERIFY = Scenario(
+    name="verify",
+    title="GET /admin/tokens/{value}/verify, a live access token (the gateway's call)",
+    path="/admin/tokens",
+    wrk_script=BENCH_DIR / "verify.lua",
+    floor_handler="verify",
+    inputs=verify_requests,
+    service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY},
+)
+
+SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE, VERIFY)
 
 
 def select(names: Sequence[str]) -> tuple[AnyScenario, ...]:

@@ -28,6 +28,7 @@ class Seed:
     user_id: str
     refresh_token: str
     scope: str
+    access_token: str = ""
 
 
 class Cli:
@@ -105,6 +106,17 @@ def seed_database(cli: Cli, name: str = "bench") -> Seed:
         "--client-id",
         client["id"],
     )
+    # What the gateway verifies; operator-minted, so it has no parent and survives resets.
+    access = cli.json(
+        "tokens",
+        "create",
+        "--name",
+        "access_token",
+        "--user-id",
+        user["id"],
+        "--client-id",
+        client["id"],
+    )
     return Seed(
         client_id=client["id"],
         client_secret=client["connection"]["secret"],
@@ -112,4 +124,5 @@ def seed_database(cli: Cli, name: str = "bench") -> Seed:
         user_id=user["id"],
         refresh_token=token["value"],
         scope=SCOPE,
+        access_token=access["value"],
     )

@@ -101,7 +101,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     admin_store = SqlAdminStore(engine)
     admin = AdminService(admin_store, hasher, passwords, clock, policy)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
-    verifier = TokenVerifier(SqlVerifyStore(engine), hasher, clock)
+    verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock)
     directory = SqlLoginStore(engine)
     login = PasswordGrant(
         directory, directory, directory, directory, hasher, passwords, clock, login_policy(settings)

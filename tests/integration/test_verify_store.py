@@ -21,7 +21,7 @@ async def test_load_token_of_operator_minted_access_token(services: Services, wo
         TokenName.ACCESS_TOKEN, world.user_id, world.client_id
     )
 
-    context = await SqlVerifyStore(services.engine).load_token(HASHER.digest(issued.value))
+    context = await SqlVerifyStore(services.driver).load_token(HASHER.digest(issued.value))
 
     assert context is not None
     assert context.id == issued.id
@@ -35,11 +35,11 @@ async def test_load_token_of_operator_minted_access_token(services: Services, wo
 
 
 async def test_load_token_unknown_hash_is_none(services: Services, world: World) -> None:
-    assert await SqlVerifyStore(services.engine).load_token(HASHER.digest("nope")) is None
+    assert await SqlVerifyStore(services.driver).load_token(HASHER.digest("nope")) is None
 
 
 async def test_load_token_reads_refresh_tokens_too(services: Services, world: World) -> None:
-    context = await SqlVerifyStore(services.engine).load_token(HASHER.digest(world.refresh_token))
+    context = await SqlVerifyStore(services.driver).load_token(HASHER.digest(world.refresh_token))
     assert context is not None
     assert context.name == "refresh_token"
 
@@ -47,7 +47,7 @@ async def test_load_token_reads_refresh_tokens_too(services: Services, world: Wo
 async def test_load_token_sees_blocks_revocation_and_missing_approval(
     services: Services, world: World
 ) -> None:
-    store = SqlVerifyStore(services.engine)
+    store = SqlVerifyStore(services.driver)
     digest = HASHER.digest(world.refresh_token)
     async with services.engine.begin() as conn:
         await conn.execute(clients.update().values(is_blocked=True))
@@ -80,7 +80,7 @@ async def test_load_token_approval_is_the_users_for_the_tokens_client(
                 approvals.c.user_id == world.user_id, approvals.c.client_id == other.client_id
             )
         )
-    context = await SqlVerifyStore(services.engine).load_token(HASHER.digest(issued.value))
+    context = await SqlVerifyStore(services.driver).load_token(HASHER.digest(issued.value))
     assert context is not None
     assert context.approval_exists is False
 
@@ -111,7 +111,16 @@ async def test_load_token_mis_client_is_the_connections_consumer(
     )
     await SqlAdminStore(services.engine).add_token(minted.record)
 
-    context = await SqlVerifyStore(services.engine).load_token(HASHER.digest(minted.issued.value))
+    context = await SqlVerifyStore(services.driver).load_token(HASHER.digest(minted.issued.value))
 
     assert context is not None
     assert context.mis_client_id == mis.client_id
+
+
+async def test_load_token_reads_outside_any_transaction(services: Services, world: World) -> None:
+    # A write that waits on nothing proves the reads left no transaction or lock behind.
+    store = SqlVerifyStore(services.driver)
+    for _ in range(3):
+        await store.load_token(HASHER.digest(world.refresh_token))
+    async with services.engine.begin() as conn:
+        await conn.execute(users.update().values(is_blocked=False))

@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from ehealth_auth.storage.engine import SQLITE_BUSY_TIMEOUT_MS, async_url, is_sqlite
+from ehealth_auth.storage.engine import SQLITE_PRAGMAS, async_url, is_sqlite
 
 Row = Sequence[Any]
 
@@ -185,10 +185,8 @@ class SqliteDriver:
 
     async def _open(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(self._path, isolation_level=None)
-        await connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
-        await connection.execute("PRAGMA synchronous=NORMAL")
+        for pragma in SQLITE_PRAGMAS:
+            await connection.execute(pragma)
         return connection
 
     async def _queue(self) -> asyncio.Queue[aiosqlite.Connection]:

@@ -1,17 +1,22 @@
-"""The gateway verify call's store: one read for every check of protocol/verify.py."""
+"""The gateway verify call's store: one read for every check of protocol/verify.py.
+
+Verify is the service's hottest call: its statement runs on the bare driver (storage/driver.py),
+like the refresh grant's.
+"""
 
 from __future__ import annotations
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_auth.protocol.verify import VerifyContext
+from ehealth_auth.storage.driver import Driver
 from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
 
 # One round trip: the token with this hash, its client, its user, the user's approval for that
 # client and the connection it was issued through. Outer joins keep the token row when the
 # approval or connection is missing (the approval is a check; operator mints have no connection).
-_LOAD_TOKEN = (
+LOAD_TOKEN = (
     sa.select(
         tokens.c.id,
         tokens.c.name,
@@ -41,25 +46,27 @@ _LOAD_TOKEN = (
 
 
 class SqlVerifyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        # A single read: autocommit saves the BEGIN/COMMIT round trips.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._load = driver.compile(LOAD_TOKEN)
 
     async def load_token(self, value_hash: bytes) -> VerifyContext | None:
-        async with self._engine.connect() as conn:
-            result = await conn.execute(_LOAD_TOKEN, {"value_hash": value_hash})
-            row = result.first()
+        async with self._driver.connection() as conn:
+            row = await conn.fetchrow(self._load, {"value_hash": value_hash})
         if row is None:
             return None
+        read_uuid = self._driver.read_uuid
+        (token_id, name, expires_at, revoked_at, user_id, details, approval_id) = row[:7]
+        client_blocked, user_blocked, consumer_id = row[7:]
         return VerifyContext(
-            id=row.id,
-            name=row.name,
-            expires_at=row.expires_at,
-            revoked=row.revoked_at is not None,
-            user_id=row.user_id,
-            details=row.details,
-            approval_exists=row.approval_id is not None,
-            client_blocked=bool(row.client_blocked),
-            user_blocked=bool(row.user_blocked),
-            mis_client_id=row.consumer_id,
+            id=read_uuid(token_id),
+            name=name,
+            expires_at=expires_at,
+            revoked=revoked_at is not None,
+            user_id=read_uuid(user_id),
+            details=orjson.loads(details),  # both drivers hand json columns over as text
+            approval_exists=approval_id is not None,
+            client_blocked=bool(client_blocked),
+            user_blocked=bool(user_blocked),
+            mis_client_id=None if consumer_id is None else read_uuid(consumer_id),
         )

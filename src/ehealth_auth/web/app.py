@@ -30,7 +30,7 @@ from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import RequestContextMiddleware
 from ehealth_auth.web.token_routes import TokenRoute
-from ehealth_auth.web.verify_route import VerifyRoute
+from ehealth_auth.web.verify_route import VerifyLane, VerifyRoute
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
@@ -79,9 +79,9 @@ def create_app(
     flow: AuthorizationFlow | None = None,
 ) -> Starlette:
     docs = DocsRoutes()
+    verify = VerifyRoute(verifier).operation()
     operations = [
-        # The gateway's verify call comes first: it is by far the most frequent request.
-        VerifyRoute(verifier).operation(),
+        verify,
         TokenRoute(token_endpoint, max_body_bytes).operation(),
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),
@@ -102,7 +102,11 @@ def create_app(
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            # The gateway's verify call, by far the most frequent, skips the router.
+            Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
+        ],
         exception_handlers={HTTPException: _http_error, ServiceError: _service_error},
         lifespan=lifespan or _no_lifespan,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,20 +22,47 @@ def request_id(request: Request) -> str:
     return value
 
 
-def _origin(request: Request) -> str:
-    """scheme://host[:port] of the request, the port left out when it is the scheme's default."""
-    url = request.url
-    scheme, port, host = url.scheme, url.port, url.hostname or ""
+@lru_cache(maxsize=256)
+def _origin(scheme: str, host_header: bytes | None, server: tuple[str, int] | None) -> str | None:
+    """`scheme://host[:port]` of a request, without the scheme's default port.
+
+    Requests of one deployment share a handful of origins, so Starlette's URL parsing runs once
+    per origin rather than once per answer; the cache is bounded (Host is client-controlled).
+    """
+    headers = [] if host_header is None else [(b"host", host_header)]
+    url = URL(
+        scope={"type": "http", "scheme": scheme, "server": server, "path": "/", "headers": headers}
+    )
+    if not url.netloc:
+        return None
+    port = url.port
+    host = url.hostname or ""
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
-    default = port in (None, _DEFAULT_PORTS.get(scheme))
-    return f"{scheme}://{host}" if default else f"{scheme}://{host}:{port}"
+    if port in (None, _DEFAULT_PORTS.get(scheme)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _url(request: Request) -> str:
+    """The request URL without its query string (CONTRACT §1 `meta.url`)."""
+    scope = request.scope
+    host_header = next((value for name, value in scope["headers"] if name == b"host"), None)
+    server = scope.get("server")
+    origin = _origin(
+        scope.get("scheme", "http"), host_header, None if server is None else tuple(server)
+    )
+    if origin is None:
+        return request.url.path
+    # The path as Starlette's URL gives it: these three characters escaped.
+    path: str = scope["path"]
+    return origin + path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def _meta(request: Request, status: int, kind: str) -> dict[str, object]:
     return {
         "code": status,
-        "url": _origin(request) + request.scope["path"],
+        "url": _url(request),
         "type": kind,
         "request_id": request_id(request),
     }

@@ -32,6 +32,8 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def loggable_path(path: str) -> str:
+    if not path.startswith("/admin/tokens/"):
+        return path
     return _TOKEN_IN_PATH.sub(r"\1[REDACTED]\2", path)
 
 
@@ -66,13 +68,14 @@ class RequestContextMiddleware:
             if not response_started:
                 await render_error(Request(scope), ServiceError())(scope, receive, send)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": loggable_path(scope["path"]),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": loggable_path(scope["path"]),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
             request_id_var.reset(token)
