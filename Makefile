@@ -27,7 +27,7 @@ typecheck: install
 	$(BIN)/mypy
 
 test: install lint typecheck
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 bench: install
 	$(BIN)/python -m bench.run
