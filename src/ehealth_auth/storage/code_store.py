@@ -13,52 +13,22 @@ from ehealth_auth.protocol.flow_ports import CodeContext, StoredCode
 from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.storage.driver import Driver
 from ehealth_auth.storage.retry import retrying
-from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
-from ehealth_auth.storage.token_store import TokenWrites
+from ehealth_auth.storage.tables import tokens
+from ehealth_auth.storage.token_store import TokenWrites, grant_context_query
 
-# One round trip, shaped like the refresh context: the connection with this secret, its client,
-# the code with this hash, the code's user and that user's approval for the calling client.
-_LOAD_CODE_CONTEXT = (
-    sa.select(
-        connections.c.id.label("calling_connection_id"),
-        clients.c.is_blocked,
-        tokens.c.id,
-        tokens.c.client_id,
-        tokens.c.user_id,
-        tokens.c.connection_id,
-        tokens.c.scope.label("code_scope"),
-        tokens.c.expires_at,
-        tokens.c.revoked_at,
-        tokens.c.retired_at_ms,
-        tokens.c.family_id,
-        tokens.c.redirect_uri,
-        tokens.c.code_challenge,
-        users.c.is_blocked.label("user_blocked"),
-        approvals.c.scope.label("approval_scope"),
-    )
-    .select_from(
-        connections.join(clients, clients.c.id == connections.c.client_id)
-        .outerjoin(
-            tokens,
-            sa.and_(
-                tokens.c.value_hash == sa.bindparam("code_hash"),
-                tokens.c.name == TokenName.AUTHORIZATION_CODE.value,
-            ),
-        )
-        .outerjoin(users, users.c.id == tokens.c.user_id)
-        .outerjoin(
-            approvals,
-            sa.and_(
-                approvals.c.user_id == tokens.c.user_id,
-                approvals.c.client_id == connections.c.client_id,
-            ),
-        )
-    )
-    .where(
-        connections.c.client_id == sa.bindparam("client_id"),
-        connections.c.secret_hash == sa.bindparam("secret_hash"),
-    )
-    .limit(1)
+_LOAD_CODE_CONTEXT = grant_context_query(
+    TokenName.AUTHORIZATION_CODE,
+    tokens.c.id,
+    tokens.c.client_id,
+    tokens.c.user_id,
+    tokens.c.connection_id,
+    tokens.c.scope,
+    tokens.c.expires_at,
+    tokens.c.revoked_at,
+    tokens.c.retired_at_ms,
+    tokens.c.family_id,
+    tokens.c.redirect_uri,
+    tokens.c.code_challenge,
 )
 
 # The conditional update that makes a code single-use: of simultaneous exchanges, one wins.
@@ -89,7 +59,7 @@ class SqlCodeStore:
                 {
                     "client_id": self._driver.uuid(client_id),
                     "secret_hash": secret_hash,
-                    "code_hash": code_hash,
+                    "token_hash": code_hash,
                 },
             )
         if row is None:

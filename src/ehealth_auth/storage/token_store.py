@@ -17,48 +17,58 @@ from ehealth_auth.storage.driver import Driver, DriverConnection
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
 
-# One round trip: the connection with this secret, its client, the refresh token with this hash,
-# that token's user and the user's approval for the calling client. Outer joins keep the row when
-# the token, user or approval is missing, so the protocol can tell each check apart.
-_LOAD_REFRESH_CONTEXT = (
-    sa.select(
-        connections.c.id.label("connection_id"),
-        clients.c.is_blocked,
-        tokens.c.id,
-        tokens.c.client_id,
-        tokens.c.user_id,
-        tokens.c.expires_at,
-        tokens.c.revoked_at,
-        tokens.c.family_id,
-        tokens.c.retired_at_ms,
-        tokens.c.successor_id,
-        tokens.c.successor_value_enc,
-        users.c.is_blocked.label("user_blocked"),
-        approvals.c.scope,
-    )
-    .select_from(
-        connections.join(clients, clients.c.id == connections.c.client_id)
-        .outerjoin(
-            tokens,
-            sa.and_(
-                tokens.c.value_hash == sa.bindparam("token_hash"),
-                tokens.c.name == TokenName.REFRESH_TOKEN.value,
-            ),
+
+def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """One round trip for a grant's checks: the connection with the presented secret, its
+    client's blocked flag, then `token_columns` of the token of kind `name` with the presented
+    hash (bind `token_hash`), that token's user's blocked flag and the user's approval scope for
+    the calling client. Outer joins keep the row when the token, user or approval is missing,
+    so the protocol can tell each check apart; no row means no connection has that secret."""
+    return (
+        sa.select(
+            connections.c.id.label("connection_id"),
+            clients.c.is_blocked,
+            *token_columns,
+            users.c.is_blocked.label("user_blocked"),
+            approvals.c.scope.label("approval_scope"),
         )
-        .outerjoin(users, users.c.id == tokens.c.user_id)
-        .outerjoin(
-            approvals,
-            sa.and_(
-                approvals.c.user_id == tokens.c.user_id,
-                approvals.c.client_id == connections.c.client_id,
-            ),
+        .select_from(
+            connections.join(clients, clients.c.id == connections.c.client_id)
+            .outerjoin(
+                tokens,
+                sa.and_(
+                    tokens.c.value_hash == sa.bindparam("token_hash"),
+                    tokens.c.name == name.value,
+                ),
+            )
+            .outerjoin(users, users.c.id == tokens.c.user_id)
+            .outerjoin(
+                approvals,
+                sa.and_(
+                    approvals.c.user_id == tokens.c.user_id,
+                    approvals.c.client_id == connections.c.client_id,
+                ),
+            )
         )
+        .where(
+            connections.c.client_id == sa.bindparam("client_id"),
+            connections.c.secret_hash == sa.bindparam("secret_hash"),
+        )
+        .limit(1)
     )
-    .where(
-        connections.c.client_id == sa.bindparam("client_id"),
-        connections.c.secret_hash == sa.bindparam("secret_hash"),
-    )
-    .limit(1)
+
+
+_LOAD_REFRESH_CONTEXT = grant_context_query(
+    TokenName.REFRESH_TOKEN,
+    tokens.c.id,
+    tokens.c.client_id,
+    tokens.c.user_id,
+    tokens.c.expires_at,
+    tokens.c.revoked_at,
+    tokens.c.family_id,
+    tokens.c.retired_at_ms,
+    tokens.c.successor_id,
+    tokens.c.successor_value_enc,
 )
 
 _TOKEN_COLUMNS = (
