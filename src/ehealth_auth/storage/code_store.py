@@ -53,15 +53,14 @@ class SqlCodeStore:
     async def load_code_context(
         self, client_id: UUID, secret_hash: bytes, code_hash: bytes
     ) -> CodeContext | None:
-        async with self._driver.connection() as conn:
-            row = await conn.fetchrow(
-                self._load,
-                {
-                    "client_id": self._driver.uuid(client_id),
-                    "secret_hash": secret_hash,
-                    "token_hash": code_hash,
-                },
-            )
+        row = await self._driver.fetchrow(
+            self._load,
+            {
+                "client_id": self._driver.uuid(client_id),
+                "secret_hash": secret_hash,
+                "token_hash": code_hash,
+            },
+        )
         if row is None:
             return None
         read_uuid = self._driver.read_uuid

@@ -49,7 +49,10 @@ class DriverConnection(Protocol):
         ...
 
 
-class Driver(Protocol):
+class Driver(DriverConnection, Protocol):
+    """`fetchrow` and `execute` on the driver itself run one statement on a pooled connection in
+    autocommit mode: it commits on its own."""
+
     def compile(self, statement: ClauseElement) -> Compiled: ...
 
     def uuid(self, value: UUID | None) -> Any:
@@ -57,10 +60,6 @@ class Driver(Protocol):
         ...
 
     def read_uuid(self, value: Any) -> UUID: ...
-
-    def connection(self) -> AbstractAsyncContextManager[DriverConnection]:
-        """A pooled connection in autocommit mode: each statement commits on its own."""
-        ...
 
     def transaction(self) -> AbstractAsyncContextManager[DriverConnection]:
         """A pooled connection inside one write transaction, committed on a clean exit."""
@@ -72,6 +71,11 @@ class Driver(Protocol):
 def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     return Compiled(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+
+def _row_count(status: str) -> int:
+    """The row count of asyncpg's command tag, e.g. "UPDATE 3" or "INSERT 0 1"."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def _no_reset(_connection: Any) -> None:
@@ -91,9 +95,9 @@ class _AsyncpgConnection:
         return row
 
     async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
-        status: str = await self._connection.execute(statement.sql, *statement.arguments(params))
-        # asyncpg answers with the command tag, e.g. "UPDATE 3" or "INSERT 0 1".
-        return int(status.rsplit(" ", 1)[-1])
+        return _row_count(
+            await self._connection.execute(statement.sql, *statement.arguments(params))
+        )
 
 
 class AsyncpgDriver:
@@ -125,11 +129,14 @@ class AsyncpgDriver:
                     )
         return self._pool
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[DriverConnection]:
-        pool = await self._get_pool()
-        async with pool.acquire() as connection:
-            yield _AsyncpgConnection(connection)
+    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
+        pool = self._pool or await self._get_pool()
+        row: Row | None = await pool.fetchrow(statement.sql, *statement.arguments(params))
+        return row
+
+    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+        pool = self._pool or await self._get_pool()
+        return _row_count(await pool.execute(statement.sql, *statement.arguments(params)))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DriverConnection]:
@@ -210,10 +217,13 @@ class SqliteDriver:
         finally:
             idle.put_nowait(connection)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[DriverConnection]:
+    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
         async with self._checkout() as connection:
-            yield _SqliteConnection(connection)
+            return await _SqliteConnection(connection).fetchrow(statement, params)
+
+    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+        async with self._checkout() as connection:
+            return await _SqliteConnection(connection).execute(statement, params)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DriverConnection]:

@@ -191,15 +191,14 @@ class SqlRefreshGrantStore:
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
     ) -> RefreshContext | None:
         uuid = self._driver.uuid
-        async with self._driver.connection() as conn:
-            row = await conn.fetchrow(
-                self._load,
-                {
-                    "client_id": uuid(client_id),
-                    "secret_hash": secret_hash,
-                    "token_hash": token_hash,
-                },
-            )
+        row = await self._driver.fetchrow(
+            self._load,
+            {
+                "client_id": uuid(client_id),
+                "secret_hash": secret_hash,
+                "token_hash": token_hash,
+            },
+        )
         if row is None:
             return None
         read_uuid = self._driver.read_uuid
@@ -234,8 +233,7 @@ class SqlRefreshGrantStore:
 
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
         if not revoke_earlier_access:
-            async with self._driver.connection() as conn:
-                await self._writes.insert(conn, access)
+            await self._writes.insert(self._driver, access)
             return
 
         async def _transaction() -> None:

@@ -51,8 +51,7 @@ class SqlVerifyStore:
         self._load = driver.compile(LOAD_TOKEN)
 
     async def load_token(self, value_hash: bytes) -> VerifyContext | None:
-        async with self._driver.connection() as conn:
-            row = await conn.fetchrow(self._load, {"value_hash": value_hash})
+        row = await self._driver.fetchrow(self._load, {"value_hash": value_hash})
         if row is None:
             return None
         read_uuid = self._driver.read_uuid
