@@ -172,3 +172,23 @@ async def test_rotation_off_keeps_earlier_access_tokens(
     for _ in range(2):
         assert (await refresh(http, world, world.refresh_token)).status_code == 201
     assert all(row.revoked_at is None for row in await family_rows(services, world))
+
+
+GATEWAY_KEY = "gateway-key-0123456789abcdef"
+
+
+@pytest.mark.parametrize("setting_overrides", [{**ROTATION, "admin_keys": GATEWAY_KEY}])
+async def test_reuse_kills_the_familys_access_tokens_at_verify_too(
+    http: httpx.AsyncClient, world: World, clock: MutableClock
+) -> None:
+    first = (await refresh(http, world, world.refresh_token)).json()["data"]
+    gateway = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+    verify = f"/admin/tokens/{first['value']}/verify"
+    assert (await http.get(verify, headers=gateway)).status_code == 200
+
+    clock.advance(1)  # past the race window: reuse
+    assert (await refresh(http, world, world.refresh_token)).json()["error"] == ALREADY_USED
+
+    dead = await http.get(verify, headers=gateway)
+    assert dead.status_code == 401
+    assert dead.json()["error"]["type"] == "invalid_grant"
