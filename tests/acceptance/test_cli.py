@@ -124,7 +124,8 @@ def test_cli_errors_go_to_stderr_with_nonzero_exit(invoke: Any) -> None:
     assert bad_uuid.exit_code == 2
 
 
-def test_cli_scope_beyond_client_type_is_refused(invoke: Any) -> None:
+def client_and_user(invoke: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Through the CLI: a client type with scope `a`, one client of it, one user."""
     invoke("client-types", "create", "--name", "MIS", "--scope", "a")
     client = ok_json(
         invoke(
@@ -142,6 +143,11 @@ def test_cli_scope_beyond_client_type_is_refused(invoke: Any) -> None:
     user = ok_json(
         invoke("--json", "users", "create", "--email", "u@x.org", "--password", "password1")
     )
+    return client, user
+
+
+def test_cli_scope_beyond_client_type_is_refused(invoke: Any) -> None:
+    client, user = client_and_user(invoke)
     result = invoke(
         "approvals",
         "create",
@@ -157,23 +163,7 @@ def test_cli_scope_beyond_client_type_is_refused(invoke: Any) -> None:
 
 
 def test_cli_block_and_revoke_commands(invoke: Any, services: Services) -> None:
-    invoke("client-types", "create", "--name", "MIS", "--scope", "a")
-    client = ok_json(
-        invoke(
-            "--json",
-            "clients",
-            "create",
-            "--name",
-            "C",
-            "--client-type",
-            "MIS",
-            "--redirect-uri",
-            "https://x.org/cb",
-        )
-    )
-    user = ok_json(
-        invoke("--json", "users", "create", "--email", "u@x.org", "--password", "password1")
-    )
+    client, user = client_and_user(invoke)
     ok_json(
         invoke(
             "--json",
