@@ -79,6 +79,7 @@ class VerifyContext(NamedTuple):
     client_blocked: bool
     user_blocked: bool
     mis_client_id: UUID | None
+    issued_at: int
 
 
 class NewToken(NamedTuple):
@@ -197,7 +198,8 @@ def _rowcount(status: str) -> int:
 # The statement of the service's verify store (_LOAD_TOKEN), written out by hand.
 _VERIFY_SELECT = """
 SELECT tokens.id, tokens.name, tokens.expires_at, tokens.revoked_at, tokens.user_id,
-       tokens.details, approvals.id, clients.is_blocked, users.is_blocked, connections.consumer_id
+       tokens.details, approvals.id, clients.is_blocked, users.is_blocked, connections.consumer_id,
+       tokens.issued_at
 FROM tokens
 LEFT OUTER JOIN clients ON clients.id = tokens.client_id
 LEFT OUTER JOIN users ON users.id = tokens.user_id
@@ -288,6 +290,7 @@ class _PgSession:
             client_blocked=bool(row[7]),
             user_blocked=bool(row[8]),
             mis_client_id=row[9],
+            issued_at=row[10],
         )
 
 
@@ -421,6 +424,7 @@ class _SqliteSession:
             client_blocked=bool(row[7]),
             user_blocked=bool(row[8]),
             mis_client_id=_uuid_or_none(row[9]),
+            issued_at=row[10],
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     max_body_bytes: int = Field(default=65_536, gt=0)
+    # RFC 8414 issuer, e.g. https://auth.example.org; empty: the origin each request reached.
+    issuer: str = ""
     log_level: str = "INFO"
 
     @field_validator("admin_keys", mode="before")
@@ -46,6 +49,20 @@ class Settings(BaseSettings):
         # Operators set a comma-separated list; blank items are ignored.
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_an_origin_url(cls, value: str) -> str:
+        # RFC 8414 §2: an https URL (http allowed for local use) without query or fragment.
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError("must have no query or fragment")
         return value
 
     @field_validator("secret_key")

@@ -23,6 +23,9 @@ from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGra
 from ehealth_auth.protocol.grants.password import LoginPolicy, PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenPolicy
+from ehealth_auth.protocol.oauth.client_auth import ClientAuthenticator
+from ehealth_auth.protocol.oauth.introspection import TokenIntrospector
+from ehealth_auth.protocol.oauth.revocation import TokenRevoker
 from ehealth_auth.protocol.ports import Clock
 from ehealth_auth.protocol.purge import TokenPurger
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
@@ -33,11 +36,14 @@ from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.login_store import SqlLoginStore
+from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.web.app import create_app
+from ehealth_auth.web.client_auth import ClientAuthentication
 from ehealth_auth.web.flow_routes import AuthorizationFlow
+from ehealth_auth.web.oauth_routes import StandardOAuth
 
 # Per worker process: the hot paths (refresh, verify) run on the driver pool; operator actions
 # and purges on the engine's.
@@ -75,6 +81,7 @@ class Services:
     verifier: TokenVerifier
     login: PasswordGrant
     authorizer: AppAuthorizer
+    oauth: StandardOAuth
     server_key: bytes
 
     async def close(self) -> None:
@@ -109,6 +116,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     authorizer = AppAuthorizer(
         directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
     )
+    oauth = StandardOAuth(
+        clients=ClientAuthentication(ClientAuthenticator(SqlClientSecretStore(driver), hasher)),
+        revoker=TokenRevoker(SqlRevocationStore(driver), hasher, clock),
+        introspector=TokenIntrospector(verifier),
+        clock=clock,
+    )
     return Services(
         engine=engine,
         driver=driver,
@@ -119,6 +132,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         verifier=verifier,
         login=login,
         authorizer=authorizer,
+        oauth=oauth,
         server_key=server_key,
     )
 
@@ -146,6 +160,8 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,
         flow=flow,
+        oauth=ready.oauth,
+        issuer=settings.issuer,
     )
 
 

@@ -16,6 +16,8 @@ from tests.admin_support import OpenApi, SchemaMismatch
 
 PAGES = "/oauth/authorize"
 FORM = "application/x-www-form-urlencoded"
+# The standard OAuth 2.0 endpoints take forms; the token endpoint takes JSON or a form.
+FORM_ENDPOINTS = {"/oauth/revoke", "/oauth/introspect"}
 
 
 async def document(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -62,7 +64,13 @@ async def test_document_is_openapi_3_1_with_resolvable_schemas(http: httpx.Async
     operation_ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))
     # Besides /admin, the routes that authenticate a client, a user or a user's login token.
-    unauthorized = {"/oauth/tokens", "/auth/login", "/oauth/apps/authorize", PAGES + "/sign-in"}
+    unauthorized = {
+        "/oauth/tokens",
+        "/auth/login",
+        "/oauth/apps/authorize",
+        PAGES + "/sign-in",
+        *FORM_ENDPOINTS,
+    }
     for path, item in spec["paths"].items():
         for method, op in item.items():
             admin = path.startswith("/admin/")
@@ -78,11 +86,15 @@ async def test_document_is_openapi_3_1_with_resolvable_schemas(http: httpx.Async
                     assert page, (method, path)
                     assert not media_types, (method, path)
                     assert "Location" in response["headers"], (method, path)
+                elif (path, status) == ("/oauth/revoke", "200"):
+                    assert not media_types  # RFC 7009 §2.2: the answer is its status
                 else:
                     assert media_types, (method, path, status)
                     assert not page or media_types == {"text/html"}, (method, path, status)
-            if page and method == "post":
+            if (page and method == "post") or path in FORM_ENDPOINTS:
                 assert set(op["requestBody"]["content"]) == {FORM}, path
+            elif path == "/oauth/tokens":
+                assert set(op["requestBody"]["content"]) == {"application/json", FORM}
             elif "requestBody" in op:
                 assert set(op["requestBody"]["content"]) == {"application/json"}, path
             for param in re.findall(r"\{([^}]+)\}", path):

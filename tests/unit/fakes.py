@@ -779,6 +779,7 @@ class FakeVerifyStore:
             client_blocked=bool(client and client.is_blocked),
             user_blocked=bool(user and user.is_blocked),
             mis_client_id=connection.consumer_id if connection else None,
+            issued_at=token.issued_at,
         )
 
 
@@ -789,9 +790,13 @@ class RecordingGrant:
         self.grant_type = grant_type
         self.answer = answer
         self.calls: list[Mapping[str, object]] = []
+        self.requested_scopes: list[str | None] = []
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+    async def handle(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> IssuedToken:
         self.calls.append(params)
+        self.requested_scopes.append(requested_scope)
         return self.answer
 
 

@@ -270,6 +270,7 @@ async def test_validate_returns_checked_request_and_issues_nothing(
         ),
         scope=APPROVAL_SCOPE,
         now=clock.now(),
+        access_scope=APPROVAL_SCOPE,
     )
     assert set(db.tokens) == before
 

@@ -72,6 +72,11 @@ class InvalidGrantError(UnauthorizedError):
     default_message = "Grant type not allowed."
 
 
+class UnsupportedGrantTypeError(InvalidGrantError):
+    """A grant_type the token endpoint does not take (CONTRACT §2 check 3). The eHealth dialect
+    answers it like any invalid grant; the standard dialect as `unsupported_grant_type`."""
+
+
 class InvalidClientError(UnauthorizedError):
     type = "invalid_client"
     default_message = "Invalid client id or secret."
@@ -90,6 +95,15 @@ class TokenExpiredError(UnauthorizedError):
 class UserBlockedError(UnauthorizedError):
     type = "user_blocked"
     default_message = "User blocked."
+
+
+class InvalidScopeError(ServiceError):
+    """A standard-dialect refresh asked for a scope the user's approval does not cover
+    (RFC 6749 §6); the eHealth dialect has no `scope` parameter."""
+
+    status = 400
+    type = "invalid_scope"
+    default_message = "The requested scope exceeds the scope the user approved for the client."
 
 
 class AccessDeniedError(UnauthorizedError):

@@ -8,7 +8,7 @@ from ehealth_auth.protocol.errors import (
     CAST_STRING,
     REQUIRED,
     InvalidEntry,
-    InvalidGrantError,
+    UnsupportedGrantTypeError,
     ValidationError,
 )
 from ehealth_auth.protocol.grants import Grant
@@ -21,7 +21,11 @@ class TokenEndpoint:
     def __init__(self, grants: Iterable[Grant]) -> None:
         self._grants = {grant.grant_type: grant for grant in grants}
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+    async def handle(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> IssuedToken:
+        """Issue for the request's grant; `requested_scope` is the standard dialect's optional
+        `scope` parameter (RFC 6749 §6), never read from the eHealth JSON body."""
         grant_type = params.get("grant_type")
         if grant_type is None or grant_type == "":
             raise ValidationError(
@@ -32,5 +36,5 @@ class TokenEndpoint:
             raise ValidationError((InvalidEntry(_GRANT_TYPE_PATH, (CAST_STRING,)),))
         grant = self._grants.get(grant_type)
         if grant is None:
-            raise InvalidGrantError()
-        return await grant.handle(params)
+            raise UnsupportedGrantTypeError()
+        return await grant.handle(params, requested_scope)

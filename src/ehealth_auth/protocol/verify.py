@@ -50,6 +50,7 @@ class VerifyContext:
     client_blocked: bool
     user_blocked: bool
     mis_client_id: UUID | None
+    issued_at: int
 
 
 class VerifyStore(Protocol):
@@ -62,6 +63,7 @@ class VerifyStore(Protocol):
 class VerifiedToken:
     token: IssuedToken
     mis_client_id: UUID | None
+    issued_at: int  # for introspection's `iat` (RFC 7662); verify's answer does not show it
 
 
 class TokenVerifier:
@@ -95,4 +97,4 @@ class TokenVerifier:
             user_id=context.user_id,
             details=context.details,
         )
-        return VerifiedToken(token, context.mis_client_id)
+        return VerifiedToken(token, context.mis_client_id, context.issued_at)

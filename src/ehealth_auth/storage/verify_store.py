@@ -28,6 +28,7 @@ LOAD_TOKEN = (
         clients.c.is_blocked.label("client_blocked"),
         users.c.is_blocked.label("user_blocked"),
         connections.c.consumer_id,
+        tokens.c.issued_at,
     )
     .select_from(
         tokens.outerjoin(clients, clients.c.id == tokens.c.client_id)
@@ -56,7 +57,7 @@ class SqlVerifyStore:
             return None
         read_uuid = self._driver.read_uuid
         (token_id, name, expires_at, revoked_at, user_id, details, approval_id) = row[:7]
-        client_blocked, user_blocked, consumer_id = row[7:]
+        client_blocked, user_blocked, consumer_id, issued_at = row[7:]
         return VerifyContext(
             id=read_uuid(token_id),
             name=name,
@@ -68,4 +69,5 @@ class SqlVerifyStore:
             client_blocked=bool(client_blocked),
             user_blocked=bool(user_blocked),
             mis_client_id=None if consumer_id is None else read_uuid(consumer_id),
+            issued_at=issued_at,
         )

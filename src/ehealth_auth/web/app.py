@@ -26,6 +26,13 @@ from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin_user_routes import UserRoutes
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
+from ehealth_auth.web.oauth_routes import (
+    IntrospectionRoute,
+    MetadataRoute,
+    RevocationRoute,
+    StandardOAuth,
+    TokenForm,
+)
 from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import RequestContextMiddleware
@@ -77,12 +84,26 @@ def create_app(
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
     flow: AuthorizationFlow | None = None,
+    oauth: StandardOAuth | None = None,
+    issuer: str = "",
 ) -> Starlette:
     docs = DocsRoutes()
+    guard = AdminGuard(admin_keys)
     verify = VerifyRoute(verifier).operation()
+    standard: list[Operation] = []
+    form = None
+    if oauth is not None:
+        form = TokenForm(token_endpoint, oauth.clients, oauth.clock, max_body_bytes)
+        standard = [
+            MetadataRoute(issuer, authorization_pages=flow is not None).operation(),
+            RevocationRoute(oauth, max_body_bytes).operation(),
+            # Introspection by the gateway admits exactly the keys verify admits.
+            IntrospectionRoute(oauth, guard.admits, max_body_bytes).operation(),
+        ]
     operations = [
         verify,
-        TokenRoute(token_endpoint, max_body_bytes).operation(),
+        TokenRoute(token_endpoint, max_body_bytes, form).operation(),
+        *standard,
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),
         *TokenAdminRoutes(admin).operations(),
@@ -93,7 +114,6 @@ def create_app(
     by_path: dict[str, list[Operation]] = {}
     for op in operations:
         by_path.setdefault(op.path, []).append(op)
-    guard = AdminGuard(admin_keys)
     routes = [_route(path, ops, guard) for path, ops in by_path.items()]
 
     @asynccontextmanager

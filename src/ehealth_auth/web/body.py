@@ -14,8 +14,12 @@ from ehealth_auth.protocol.errors import (
 )
 
 
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
+def media_type_of(content_type: str) -> str:
+    """The media type of a Content-Type header, lower-cased, without parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
@@ -35,9 +39,16 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json_object(request: Request, max_bytes: int, key: str) -> dict[str, Any]:
-    """The object under `key` of a JSON request body; every other shape is refused."""
-    if not _is_json(request.headers.get("content-type", "")):
+async def read_json_object(
+    request: Request, max_bytes: int, key: str, media_type: str | None = None
+) -> dict[str, Any]:
+    """The object under `key` of a JSON request body; every other shape is refused.
+
+    `media_type` is the request's, when the caller has already read it to pick a dialect.
+    """
+    if media_type is None:
+        media_type = media_type_of(request.headers.get("content-type", ""))
+    if not _is_json(media_type):
         raise ContentTypeInvalidError()
     raw = await read_body(request, max_bytes)
     try:

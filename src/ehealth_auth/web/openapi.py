@@ -156,7 +156,10 @@ def _operation(op: Operation, components: _Components) -> dict[str, Any]:
     if op.body is not None:
         item["requestBody"] = {
             "required": True,
-            "content": {op.body_media_type: {"schema": components.hoist(op.body)}},
+            "content": {
+                media_type: {"schema": components.hoist(schema)}
+                for media_type, schema in ((op.body_media_type, op.body), *op.other_bodies)
+            },
         }
     return item
 

@@ -94,6 +94,7 @@ class Operation:
     description: str = ""
     media_type: str = "application/json"
     body_media_type: str = "application/json"
+    other_bodies: tuple[tuple[str, Schema], ...] = ()  # more (media type, schema) of the body
     headers: tuple[Header, ...] = ()
     answers: tuple[Answer, ...] = ()
 

@@ -1,4 +1,5 @@
-"""`POST /oauth/tokens` in the eHealth JSON mode (CONTRACT §2, §3)."""
+"""`POST /oauth/tokens` (CONTRACT §2, §3, §8): the eHealth JSON mode, and beside it, by
+content type, the standard dialect's form mode (web/oauth_routes.py) over the same grants."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from starlette.responses import Response
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.views import issued_token_view
+from ehealth_auth.web import oauth_schemas as o
 from ehealth_auth.web import schemas as s
-from ehealth_auth.web.body import read_json_object
+from ehealth_auth.web.body import media_type_of, read_json_object
 from ehealth_auth.web.envelope import NO_STORE, render_data, render_error
-from ehealth_auth.web.operations import Operation
+from ehealth_auth.web.oauth_dialect import FORM
+from ehealth_auth.web.oauth_routes import TokenForm
+from ehealth_auth.web.operations import Answer, Header, Operation
 
 _REFRESH_GRANT: s.Schema = {
     "title": "RefreshTokenGrant",
@@ -49,21 +53,95 @@ _CODE_GRANT: s.Schema = {
 _REQUEST = s.wrapped("token", {"oneOf": [_REFRESH_GRANT, _CODE_GRANT]})
 
 
+def _either(status: int, description: str, headers: tuple[Header, ...] = ()) -> Answer:
+    """An error status both dialects answer, each with its own body."""
+    return Answer(
+        status,
+        description,
+        "application/json",
+        {"oneOf": [s.ERROR_RESPONSE, o.OAUTH_ERROR]},
+        headers,
+    )
+
+
+_NO_STORE_HEADERS = (
+    Header("Cache-Control", "`no-store`.", required=True),
+    Header("Pragma", "`no-cache`.", required=True),
+)
+_FORM_ANSWERS = (
+    Answer(
+        200,
+        "Form mode (RFC 6749 §5.1): the access token, and a refresh token where one is issued.",
+        "application/json",
+        o.ACCESS_TOKEN,
+        _NO_STORE_HEADERS,
+    ),
+    _either(
+        400,
+        "JSON mode: `request_malformed`. Form mode (RFC 6749 §5.2): `invalid_request` "
+        "(a missing or repeated parameter, both client authentication methods), "
+        "`unsupported_grant_type`, `invalid_grant` (every refusal of the grant: token not "
+        "found, expired, revoked, reused, another client's, user blocked, approval gone, "
+        "redirect URI, PKCE), `invalid_scope`.",
+    ),
+    _either(
+        401,
+        "JSON mode: the contract's error (invalid_client, token_not_found, invalid_grant, "
+        "token_expired, user_blocked, access_denied). Form mode: `invalid_client`, with "
+        "`WWW-Authenticate: Basic` when the client tried HTTP Basic or sent no credentials.",
+        (Header("WWW-Authenticate", "Form mode: `Basic realm=...`."),),
+    ),
+    _either(
+        413,
+        "Request body over the size limit (JSON mode `request_too_large`, form mode "
+        "`invalid_request`).",
+    ),
+)
+
+
 class TokenRoute:
-    def __init__(self, endpoint: TokenEndpoint, max_body_bytes: int) -> None:
+    def __init__(
+        self, endpoint: TokenEndpoint, max_body_bytes: int, form: TokenForm | None = None
+    ) -> None:
         self._endpoint = endpoint
         self._max_body_bytes = max_body_bytes
+        self._form = form
 
     async def handle(self, request: Request) -> Response:
+        # The content type picks the dialect; it is read once, for both.
+        media_type = media_type_of(request.headers.get("content-type", ""))
+        if media_type == FORM and self._form is not None:
+            return await self._form.handle(request, media_type)
         # Token responses, errors included, must never be cached (RFC 6749 §5.1).
         try:
-            params = await read_json_object(request, self._max_body_bytes, "token")
+            params = await read_json_object(request, self._max_body_bytes, "token", media_type)
             issued = await self._endpoint.handle(params)
         except ServiceError as error:
             return render_error(request, error, NO_STORE)
         return render_data(request, 201, issued_token_view(issued), headers=NO_STORE)
 
     def operation(self) -> Operation:
+        description = (
+            "CONTRACT §2, §3: the checks run in a fixed order and the first failure "
+            "decides (401 invalid_client, token_not_found, invalid_grant, token_expired, "
+            "user_blocked or access_denied). A grant_type other than these two is 401 "
+            "invalid_grant. Answers are never cached."
+        )
+        if self._form is None:
+            return Operation(
+                "POST",
+                "/oauth/tokens",
+                self.handle,
+                "createToken",
+                "Issue tokens (grant_type=refresh_token or authorization_code)",
+                "oauth",
+                201,
+                s.envelope(s.GRANTED_TOKEN),
+                (400, 401, 413, 415, 422),
+                body=_REQUEST,
+                admin=False,
+                description=description,
+            )
         return Operation(
             "POST",
             "/oauth/tokens",
@@ -73,11 +151,16 @@ class TokenRoute:
             "oauth",
             201,
             s.envelope(s.GRANTED_TOKEN),
-            (400, 401, 413, 415, 422),
+            (415, 422),
             body=_REQUEST,
             admin=False,
-            description="CONTRACT §2, §3: the checks run in a fixed order and the first failure "
-            "decides (401 invalid_client, token_not_found, invalid_grant, token_expired, "
-            "user_blocked or access_denied). A grant_type other than these two is 401 "
-            "invalid_grant. Answers are never cached.",
+            other_bodies=((FORM, o.TOKEN_FORM),),
+            answers=_FORM_ANSWERS,
+            description="Two dialects, picked by the request's content type, over the same "
+            "checks, in the same order, with the same policies. application/json (the eHealth "
+            "dialect): 201 with the envelope; " + description + " "
+            "application/x-www-form-urlencoded (RFC 6749): 200 with an RFC 6749 §5.1 body, "
+            "errors as RFC 6749 §5.2 bodies. The client authenticates with HTTP Basic "
+            "(client_secret_basic) or client_id and client_secret in the form "
+            "(client_secret_post), never both.",
         )

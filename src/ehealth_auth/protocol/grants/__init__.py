@@ -11,6 +11,9 @@ from ehealth_auth.protocol.model import IssuedToken
 class Grant(Protocol):
     grant_type: str
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
-        """Validate the request parameters (the object under `token`) and issue a token."""
+    async def handle(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> IssuedToken:
+        """Validate the request parameters (the object under `token`, or the standard dialect's
+        form) and issue a token; `requested_scope` is the form's optional `scope`."""
         ...

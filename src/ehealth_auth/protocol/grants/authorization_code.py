@@ -74,7 +74,11 @@ class AuthorizationCodeGrant:
         self._clock = clock
         self._policy = policy
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+    async def handle(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> IssuedToken:
+        # RFC 6749 §4.1.3 has no `scope` at the exchange: the code carries the approved scope.
+        del requested_scope
         valid = await self.validate(params)
         code = valid.code
         refresh = mint(

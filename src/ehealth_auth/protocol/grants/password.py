@@ -81,7 +81,10 @@ class PasswordGrant:
         self._policy = policy
         self._dummy_hash: str | None = None
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+    async def handle(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> IssuedToken:
+        del requested_scope  # the login's scope is its own `scope` field
         fields = require_strings(params, _FIELDS, "$.token")
         client_id = parse_uuid(fields["client_id"])
         client = None if client_id is None else await self._clients.client_profile(client_id)

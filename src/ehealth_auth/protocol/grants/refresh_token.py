@@ -9,6 +9,10 @@ revoked); one that arrived after it, and after any grace window, is reuse.
 requests leave it a few milliseconds apart, and each server process takes them up when it can.
 So a request that arrives within the race window (`TokenPolicy.race_window_ms`) after the
 retirement still counts as part of the race.
+
+The standard dialect may ask for a narrower scope (RFC 6749 §6): one more check, after the
+approval's, refuses a scope the approval does not cover; the access token then carries only the
+scope asked for, and a successor refresh token keeps the approval's.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ehealth_auth.protocol.errors import (
     AccessDeniedError,
     InvalidClientError,
     InvalidGrantError,
+    InvalidScopeError,
     TokenExpiredError,
     TokenNotFoundError,
     UserBlockedError,
@@ -34,6 +39,7 @@ from ehealth_auth.protocol.ports import (
     StoredRefreshToken,
     SuccessorCipher,
 )
+from ehealth_auth.protocol.scope import outside_ceiling, parse
 from ehealth_auth.protocol.tokens import MintedToken, mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings
 
@@ -50,6 +56,7 @@ class ValidRefresh:
     token: StoredRefreshToken
     scope: str
     now: int
+    access_scope: str  # `scope`, or the narrower scope the standard dialect asked for
 
 
 class RefreshTokenGrant:
@@ -69,9 +76,11 @@ class RefreshTokenGrant:
         self._policy = policy
         self._cipher = cipher
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+    async def handle(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> IssuedToken:
         arrived_ms = self._clock.now_ms()
-        valid = await self.validate(params)
+        valid = await self.validate(params, requested_scope)
         if valid.token.retired_at_ms is None:
             issued = await self._refresh(valid)
             if issued is not None:
@@ -79,10 +88,12 @@ class RefreshTokenGrant:
             if not self._policy.reuse_grace:
                 raise InvalidGrantError(ALREADY_USED)
             # Lost a race with grace on: read what the winner left, to answer as a retry.
-            valid = await self.validate(params)
+            valid = await self.validate(params, requested_scope)
         return await self._answer_retired(valid, arrived_ms)
 
-    async def validate(self, params: Mapping[str, object]) -> ValidRefresh:
+    async def validate(
+        self, params: Mapping[str, object], requested_scope: str | None = None
+    ) -> ValidRefresh:
         fields = require_strings(params, _FIELDS, "$.token")
         client_id = parse_uuid(fields["client_id"])
         if client_id is None:
@@ -106,9 +117,15 @@ class RefreshTokenGrant:
             raise TokenExpiredError()
         if context.user_blocked:
             raise UserBlockedError()
-        if context.approval_scope is None:
+        scope = context.approval_scope
+        if scope is None:
             raise AccessDeniedError()
-        return ValidRefresh(client_id, context.connection_id, token, context.approval_scope, now)
+        access_scope = scope
+        if requested_scope is not None:
+            if outside_ceiling(requested_scope, scope):
+                raise InvalidScopeError()
+            access_scope = " ".join(parse(requested_scope))
+        return ValidRefresh(client_id, context.connection_id, token, scope, now, access_scope)
 
     async def _refresh(self, valid: ValidRefresh) -> IssuedToken | None:
         """Issue for a live token; None when a concurrent request retired it first."""
@@ -172,11 +189,11 @@ class RefreshTokenGrant:
             ttl=self._policy.access_ttl,
             user_id=valid.token.user_id,
             client_id=valid.client_id,
-            scope=valid.scope,
+            scope=valid.access_scope,
             details={
                 "client_id": str(valid.client_id),
                 "grant_type": self.grant_type,
-                "scope": valid.scope,
+                "scope": valid.access_scope,
             },
             family_id=valid.token.family_id,
             parent_id=valid.token.id,
