@@ -79,6 +79,8 @@ class OpenApi:
 
     def check(self, value: Any, schema: dict[str, Any], where: str = "$") -> None:
         schema = self.resolve(schema)
+        if "oneOf" in schema:
+            self._check_one_of(value, schema["oneOf"], where)
         types = schema.get("type")
         if types is not None:
             allowed = types if isinstance(types, list) else [types]
@@ -98,6 +100,17 @@ class OpenApi:
         if isinstance(value, list) and "items" in schema:
             for index, item in enumerate(value):
                 self.check(item, schema["items"], f"{where}[{index}]")
+
+    def _check_one_of(self, value: Any, alternatives: list[dict[str, Any]], where: str) -> None:
+        matched = 0
+        for alternative in alternatives:
+            try:
+                self.check(value, alternative, where)
+            except (SchemaMismatch, AssertionError, ValueError):
+                continue
+            matched += 1
+        if matched != 1:
+            raise SchemaMismatch(f"{where}: matches {matched} of the oneOf alternatives")
 
     def _check_object(self, value: dict[str, Any], schema: dict[str, Any], where: str) -> None:
         properties = schema.get("properties", {})

@@ -47,8 +47,10 @@ async def test_streamed_body_over_limit_is_413(http: httpx.AsyncClient, settings
     assert response.status_code == 413
 
 
-# application/x-www-form-urlencoded is the standard OAuth 2.0 dialect (tests/acceptance/oauth2).
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "", "application/xml"])
+# application/x-www-form-urlencoded is the standard OAuth 2.0 dialect (test_oauth2_token_form).
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data", "", "application/xml"]
+)
 async def test_other_content_types_are_415(http: httpx.AsyncClient, content_type: str) -> None:
     headers = {"content-type": content_type} if content_type else {}
     response = await http.post("/oauth/tokens", content=b"{}", headers=headers)
