@@ -441,3 +441,13 @@ async def test_form_refresh_stores_what_the_json_refresh_stores(
         "grant_type": "refresh_token",
         "scope": SCOPE,
     }
+
+
+async def test_a_form_with_too_many_parameters_is_invalid_request(
+    oauth: httpx.AsyncClient, world: World
+) -> None:
+    form = {**refresh_form(world), **{f"extra{index}": "x" for index in range(70)}}
+
+    response = await oauth.post(TOKEN_PATH, data=form, headers=world_basic(world))
+
+    oauth_error(response, 400, "invalid_request", "Request body has too many parameters.")

@@ -3,6 +3,8 @@ content type, the standard dialect's form mode (web/oauth_routes.py) over the sa
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -127,22 +129,7 @@ class TokenRoute:
             "user_blocked or access_denied). A grant_type other than these two is 401 "
             "invalid_grant. Answers are never cached."
         )
-        if self._form is None:
-            return Operation(
-                "POST",
-                "/oauth/tokens",
-                self.handle,
-                "createToken",
-                "Issue tokens (grant_type=refresh_token or authorization_code)",
-                "oauth",
-                201,
-                s.envelope(s.GRANTED_TOKEN),
-                (400, 401, 413, 415, 422),
-                body=_REQUEST,
-                admin=False,
-                description=description,
-            )
-        return Operation(
+        json_mode = Operation(
             "POST",
             "/oauth/tokens",
             self.handle,
@@ -151,9 +138,16 @@ class TokenRoute:
             "oauth",
             201,
             s.envelope(s.GRANTED_TOKEN),
-            (415, 422),
+            (400, 401, 413, 415, 422),
             body=_REQUEST,
             admin=False,
+            description=description,
+        )
+        if self._form is None:
+            return json_mode
+        return dataclasses.replace(
+            json_mode,
+            errors=(415, 422),
             other_bodies=((FORM, o.TOKEN_FORM),),
             answers=_FORM_ANSWERS,
             description="Two dialects, picked by the request's content type, over the same "
