@@ -7,7 +7,10 @@ endpoints in the RFC 8414 metadata, as an integrator's configuration would.
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -332,3 +335,44 @@ def test_authlib_requests_client_refreshes_revokes_and_introspects(
         assert session.introspect_token(
             metadata["introspection_endpoint"], token=token["access_token"]
         ).json() == {"active": False}
+
+
+def _log_with(path: Path, needle: str) -> str:
+    """The server's log once it shows `needle` (the access line follows the answer)."""
+    deadline = time.monotonic() + 10
+    while needle not in (log := path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert needle in log
+    return log
+
+
+def test_plain_curl_with_basic_auth_refreshes_and_nothing_secret_is_logged(
+    server: str, world: World, tmp_path: Path
+) -> None:
+    answer = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-u",
+            f"{world.client_id}:{world.client_secret}",
+            f"{server}/oauth/tokens",
+            "-d",
+            "grant_type=refresh_token",
+            "-d",
+            f"refresh_token={world.refresh_token}",
+            "-w",
+            "\n%{http_code}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    body, status = answer.stdout.rsplit("\n", 1)
+    assert status == "200", body
+    token = json.loads(body)
+    assert token["token_type"] == "Bearer"
+    log = _log_with(tmp_path / "server.log", '"path":"/oauth/tokens"')
+    for secret in (world.client_secret, world.refresh_token, token["access_token"]):
+        assert secret not in log

@@ -52,7 +52,11 @@ _DESCRIPTION = (
 )
 
 _TAGS = [
-    {"name": "oauth", "description": "The token endpoint MIS call."},
+    {
+        "name": "oauth",
+        "description": "The token endpoint MIS call (eHealth JSON or standard OAuth 2.0 form), "
+        "and the standard metadata, revocation and introspection endpoints.",
+    },
     {"name": "login", "description": "Users' login and approval of clients over the API."},
     {
         "name": "authorize pages",
