@@ -26,6 +26,7 @@ from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
 from authlib.integrations.requests_client import (  # type: ignore[import-untyped]
     OAuth2Session as AuthlibSession,
 )
+from oauthlib.oauth2.rfc6749 import errors as oauth2_errors  # type: ignore[import-untyped]
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session  # type: ignore[import-untyped]
 
@@ -207,6 +208,15 @@ async def test_authlib_with_a_wrong_secret_is_invalid_client(
     assert raised.value.error == "invalid_client"
 
 
+async def test_authlib_with_another_grant_type_is_unsupported_grant_type(
+    app_transport: httpx.ASGITransport, metadata: dict[str, Any], world: World
+) -> None:
+    async with authlib_client(app_transport, world, "client_secret_basic") as client:
+        with pytest.raises(OAuthError) as raised:
+            await client.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+    assert raised.value.error == "unsupported_grant_type"
+
+
 async def test_authlib_with_an_unapproved_scope_is_invalid_scope(
     app_transport: httpx.ASGITransport, metadata: dict[str, Any], world: World
 ) -> None:
@@ -308,6 +318,25 @@ def test_requests_oauthlib_refresh_of_the_seeded_token_with_basic_auth(
     assert token["token_type"] == "Bearer"
     assert token["expires_in"] == 28_800
     assert token["refresh_token"] != world.refresh_token
+
+
+@pytest.mark.usefixtures("insecure_transport")
+def test_requests_oauthlib_raises_the_rfc6749_errors(server: str, world: World) -> None:
+    url = _metadata(server)["token_endpoint"]
+    session = OAuth2Session(str(world.client_id))
+    auth = (str(world.client_id), world.client_secret)
+
+    with pytest.raises(oauth2_errors.InvalidClientError):
+        session.refresh_token(url, refresh_token=world.refresh_token, auth=(auth[0], "wrong"))
+    with pytest.raises(oauth2_errors.InvalidScopeError):
+        OAuth2Session(str(world.client_id), scope=["employee:write"]).refresh_token(
+            url, refresh_token=world.refresh_token, auth=auth
+        )
+    session.refresh_token(url, refresh_token=world.refresh_token, auth=auth)  # rotates it
+    time.sleep(0.6)  # past the race window: presenting the retired token now is reuse
+    with pytest.raises(oauth2_errors.InvalidGrantError) as raised:
+        session.refresh_token(url, refresh_token=world.refresh_token, auth=auth)
+    assert raised.value.description == "Token has already been used."
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
