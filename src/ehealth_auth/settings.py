@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     max_body_bytes: int = Field(default=65_536, gt=0)
+    # The verify cache (PostgreSQL only; docs/performance.md): entries, and seconds an entry
+    # lives at most even when no event invalidates it.
+    verify_cache: Literal["off", "on"] = "on"
+    verify_cache_max_entries: int = Field(default=50_000, gt=0)
+    verify_cache_ttl: int = Field(default=60, gt=0)
     log_level: str = "INFO"
 
     @field_validator("admin_keys", mode="before")
