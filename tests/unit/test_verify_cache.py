@@ -275,4 +275,3 @@ def test_invalidation_drops_one_token_and_flush_drops_all(ticking: Ticking) -> N
 
     cache.flush()
     assert len(cache) == 0
-
