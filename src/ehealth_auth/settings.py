@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # The verify cache (PostgreSQL only; docs/performance.md): entries, and seconds an entry
     # lives at most even when no event invalidates it.
     verify_cache: Literal["off", "on"] = "on"
-    verify_cache_max_entries: int = Field(default=50_000, gt=0)
+    verify_cache_max_entries: int = Field(default=20_000, gt=0)
     verify_cache_ttl: int = Field(default=60, gt=0)
     log_level: str = "INFO"
 
