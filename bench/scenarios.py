@@ -138,7 +138,18 @@ VERIFY = Scenario(
     references=("reference", "oidc-provider", "ceiling"),
 )
 
-SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE, VERIFY)
+VERIFY_UNCACHED = Scenario(
+    name="verify-uncached",
+    title="GET /admin/tokens/{value}/verify with the verify cache off (every call reads)",
+    path="/admin/tokens",
+    wrk_script=BENCH_DIR / "verify.lua",
+    floor_handler="verify",
+    inputs=verify_requests,
+    service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY, "EHEALTH_AUTH_VERIFY_CACHE": "off"},
+    kind="verify",
+)
+
+SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE, VERIFY, VERIFY_UNCACHED)
 
 
 def select(names: Sequence[str]) -> tuple[AnyScenario, ...]:
