@@ -5,6 +5,7 @@ bound holds. (SQLite has no cache: see test_verify_cache_is_off_on_sqlite.)"""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -14,13 +15,19 @@ from uuid import UUID
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage import migrate
 from ehealth_auth.storage.verify_cache import VerifyResultCache
-from ehealth_auth.storage.verify_listener import APPLICATION_NAME, CHANNEL
+from ehealth_auth.storage.verify_listener import (
+    APPLICATION_NAME,
+    CHANNEL,
+    MAX_LAG,
+    VerifyInvalidationListener,
+)
 from ehealth_auth.wiring import Services, build_services
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.support import CHEAP_PASSWORD_HASHING, TEST_SECRET_KEY, World, clear_tables, seed_world
@@ -252,3 +259,34 @@ def test_verify_cache_is_off_on_sqlite_and_when_disabled(tmp_path: Path, pg_url:
     finally:
         asyncio.run(sqlite.close())
         asyncio.run(disabled.close())
+
+
+async def test_cache_stays_trusted_while_heartbeats_answer(live: Services) -> None:
+    world = await seed_world(live.admin)
+    value, _token_id = await _access(live, world)
+    await _cached(live, value)
+
+    await asyncio.sleep(3 * MAX_LAG)  # several heartbeats, longer than one proof lasts
+
+    assert _cache(live).ticket() is not None
+    assert len(_cache(live)) == 1
+
+
+async def test_feed_that_cannot_connect_keeps_the_cache_off_and_logs_no_details(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = VerifyResultCache(10, 60, MAX_LAG)
+    unreachable = make_url(pg_url).set(database="no_such_database_for_the_feed")
+    dsn = unreachable.set(password="feed-password").render_as_string(hide_password=False)
+    listener = VerifyInvalidationListener(dsn, cache, retry=0.05, max_retry=0.1)
+
+    with caplog.at_level(logging.WARNING, logger="ehealth_auth.storage.verify_listener"):
+        listener.start()
+        await _until(lambda: len(caplog.records) >= 2, 10)
+        await listener.stop()
+
+    assert cache.ticket() is None
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "verify cache feed lost" in text
+    assert "no_such_database_for_the_feed" not in text
+    assert "feed-password" not in text
