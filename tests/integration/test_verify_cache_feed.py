@@ -189,8 +189,13 @@ async def test_changes_that_cannot_alter_a_verify_answer_keep_the_cache(
     await _cached(live, value)
     ticket = _cache(live).ticket()
 
-    # Refresh-path writes: a new access token, a refresh token retired; an approval's scope.
+    # Refresh-path writes: a new access token, a refresh token retired; an approval's scope;
+    # the purge of an access token that expired long ago.
     await _access(live, world)
+    expired = await live.admin.create_token(
+        TokenName.ACCESS_TOKEN, world.user_id, world.client_id, int(time.time()) - 8 * 86_400
+    )
+    await sql.execute("DELETE FROM tokens WHERE id = $1", expired.id)
     await sql.execute("UPDATE tokens SET revoked_at = 1 WHERE id = $1", world.refresh_token_id)
     await sql.execute(
         "UPDATE approvals SET scope = scope || ' x' WHERE user_id = $1", world.user_id

@@ -2,8 +2,8 @@
 
 Only contexts of tokens that verified are cached, so only changes that can turn a passing answer
 into another one matter; whatever code path makes them, the database reports them:
-- a live access token updated (revoked, expiry moved, re-pointed, ...) or deleted: its hex value
-  hash;
+- an access token that is not revoked updated (revoked, expiry moved, re-pointed, ...) or deleted
+  (unless it expired over an hour ago, as the purge's are): its hex value hash;
 - a user, client or connection row changed or deleted, an approval deleted or re-pointed (a
   scope-only change leaves verify answers alone), any of these tables truncated: `*` (flush).
 Row triggers carry a `WHEN` condition evaluated without calling the function, so the refresh
@@ -54,11 +54,14 @@ _TRIGGERS = (
         "FOR EACH ROW WHEN (OLD.name = 'access_token' AND OLD.revoked_at IS NULL)",
         "ehealth_auth_verify_token_changed",
     ),
+    # Purges delete tokens long expired: those cannot be cached any more (an entry goes at its
+    # token's expiry), so they notify nobody; the hour covers clocks that disagree.
     (
         "ehealth_auth_verify_token_delete",
         "tokens",
         "AFTER DELETE",
-        "FOR EACH ROW WHEN (OLD.name = 'access_token' AND OLD.revoked_at IS NULL)",
+        "FOR EACH ROW WHEN (OLD.name = 'access_token' AND OLD.revoked_at IS NULL"
+        " AND OLD.expires_at > extract(epoch FROM now()) - 3600)",
         "ehealth_auth_verify_token_changed",
     ),
     *(
