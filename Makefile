@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+OIDC_DIR := bench/oidc_provider
+# Root installs packages itself; anyone else through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: install run test lint typecheck bench bench-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +33,18 @@ typecheck: install
 test: install lint typecheck
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
-bench: install
+# wrk from Debian's package when missing; oidc-provider (a benchmark target only, never the
+# service's) with npm into the bench's own folder, from its lock file.
+bench-tools: $(OIDC_DIR)/node_modules/.package-lock.json
+	command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk; }
+
+$(OIDC_DIR)/node_modules/.package-lock.json: $(OIDC_DIR)/package-lock.json $(OIDC_DIR)/package.json
+	cd $(OIDC_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench: install bench-tools
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage $(OIDC_DIR)/node_modules

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 BACKENDS = ("postgresql", "sqlite")
+# The reference targets of bench/references.py, measured where a scenario has a counterpart.
+REFERENCES = ("reference", "oidc-provider", "ceiling")
 
 
 class ConfigError(ValueError):
@@ -40,13 +42,18 @@ class BenchConfig:
     BENCH_SINGLE_USE_RATE is the request rate (req/s) the single-use refresh tokens of a rotation
     run are provisioned for: that many per second of warm-up and of measurement. BENCH_PURGE_ROWS
     is how many expired tokens the purge run deletes; BENCH_PURGE_WINDOW (seconds) is the longest
-    that run may last: it ends when the purge does, or at this limit if the purge is slower."""
+    that run may last: it ends when the purge does, or at this limit if the purge is slower.
 
+    BENCH_REFERENCES picks the reference targets measured beside the service and its floor
+    (comma-separated, default all; `none` for none)."""
+
+    # The reference floor's method (bench/reference_floor/README.md): wrk -t1 -c32, a 2 s warm-up,
+    # 10 s measured, two alternating rounds, medians.
     duration: int = 10
-    warmup: int = 3
-    rounds: int = 1
+    warmup: int = 2
+    rounds: int = 2
     connections: int = 32
-    threads: int = 2
+    threads: int = 1
     request_timeout: int = 5
     backends: tuple[str, ...] = BACKENDS
     scenarios: tuple[str, ...] = ()
@@ -54,6 +61,7 @@ class BenchConfig:
     purge_rows: int = 100_000
     purge_window: int = 90
     pg_admin_url: str = "postgresql://root@127.0.0.1:5432/postgres"
+    references: tuple[str, ...] = REFERENCES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BenchConfig:
@@ -61,6 +69,14 @@ class BenchConfig:
         unknown = sorted(set(backends) - set(BACKENDS))
         if unknown:
             raise ConfigError(f"BENCH_BACKENDS: unknown backend(s) {unknown}; known: {BACKENDS}")
+        references = _names(env, "BENCH_REFERENCES") or REFERENCES
+        if references == ("none",):
+            references = ()
+        unknown = sorted(set(references) - set(REFERENCES))
+        if unknown:
+            raise ConfigError(
+                f"BENCH_REFERENCES: unknown reference(s) {unknown}; known: {REFERENCES}"
+            )
         return cls(
             duration=_int(env, "BENCH_DURATION", cls.duration, 1),
             warmup=_int(env, "BENCH_WARMUP", cls.warmup, 0),
@@ -74,10 +90,12 @@ class BenchConfig:
             purge_rows=_int(env, "BENCH_PURGE_ROWS", cls.purge_rows, 1),
             purge_window=_int(env, "BENCH_PURGE_WINDOW", cls.purge_window, 5),
             pg_admin_url=env.get("BENCH_PG_ADMIN_URL", "").strip() or cls.pg_admin_url,
+            references=references,
         )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["backends"] = list(self.backends)
         data["scenarios"] = list(self.scenarios)
+        data["references"] = list(self.references)
         return data

@@ -1,6 +1,7 @@
 -- wrk script for POST /oauth/tokens: sends the JSON bodies listed in the file named by
 -- BENCH_INPUT_FILE (one per line), counts the non-2xx responses and prints one BENCH_RESULT line
--- (and the first failure, if any) in done().
+-- (and the first failure, if any) in done(). BENCH_CONTENT_TYPE (default application/json) and
+-- BENCH_AUTHORIZATION (an Authorization header, default none) serve targets that take forms.
 --
 -- By default each thread cycles through the bodies from its own offset. With BENCH_INPUT_SLICES=N
 -- (N = wrk's thread count) every body is sent at most once: the list is cut into N disjoint
@@ -40,10 +41,13 @@ function init(args)
     first = math.floor(index * #lines / slices) + 1
     last = math.floor((index + 1) * #lines / slices)
   end
+  local headers = { ["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json" }
+  local authorization = os.getenv("BENCH_AUTHORIZATION")
+  if authorization ~= nil and authorization ~= "" then
+    headers["Authorization"] = authorization
+  end
   for position = first, last do
-    bodies[#bodies + 1] = wrk.format(
-      "POST", nil, { ["Content-Type"] = "application/json" }, lines[position]
-    )
+    bodies[#bodies + 1] = wrk.format("POST", nil, headers, lines[position])
   end
   if #bodies == 0 then
     error("no request bodies for thread " .. index .. " in " .. path)

@@ -61,7 +61,16 @@ class Comparison:
     title: str
     ours: LoadResult
     floor: LoadResult
+    # Reference targets measured in the same run (bench/references.py), by name.
+    references: Mapping[str, LoadResult] = field(default_factory=dict)
     rounds: Mapping[str, tuple[LoadResult, ...]] = field(default_factory=dict)
+
+    def ratios_to(self, other: LoadResult) -> tuple[float | None, float | None]:
+        """ours / other: throughput and p99 (None where `other` has nothing to divide by)."""
+        return (
+            _ratio(self.ours.requests_per_s, other.requests_per_s),
+            _ratio(self.ours.p99_ms, other.p99_ms),
+        )
 
     @property
     def throughput_ratio(self) -> float:
@@ -80,10 +89,21 @@ class Comparison:
             "backend": self.backend,
             "scenario": self.scenario,
             "title": self.title,
-            "targets": {OURS: self.ours.as_dict(), FLOOR: self.floor.as_dict()},
+            "targets": {
+                OURS: self.ours.as_dict(),
+                FLOOR: self.floor.as_dict(),
+                **{name: result.as_dict() for name, result in self.references.items()},
+            },
             "ratios": {
                 "throughput": round(self.throughput_ratio, 3),
                 "p99": round(self.p99_ratio, 3) if math.isfinite(self.p99_ratio) else None,
+            },
+            "ratios_to_references": {
+                name: {
+                    "throughput": _rounded(self.ratios_to(result)[0]),
+                    "p99": _rounded(self.ratios_to(result)[1]),
+                }
+                for name, result in self.references.items()
             },
             "goal": GOAL.verdict(self),
             "rounds": {
@@ -95,7 +115,8 @@ class Comparison:
 
 def render(comparison: Comparison, load: str) -> str:
     header = (
-        f"{'target':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'sock err':>10}"
+        f"{'target':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'sock err':>10}"
+        + (f"{'ours/x req/s':>14}{'ours/x p99':>12}" if comparison.references else "")
     )
     lines = [
         f"{comparison.backend_label} / {comparison.scenario}: {comparison.title}",
@@ -103,11 +124,16 @@ def render(comparison: Comparison, load: str) -> str:
         header,
         "-" * len(header),
     ]
-    for name, result in ((OURS, comparison.ours), (FLOOR, comparison.floor)):
-        lines.append(
-            f"{name:<8}{result.requests_per_s:>10.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+    targets = ((OURS, comparison.ours), (FLOOR, comparison.floor), *comparison.references.items())
+    for name, result in targets:
+        line = (
+            f"{name:<15}{result.requests_per_s:>10.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{result.non_2xx:>10d}{result.socket_errors:>10d}"
         )
+        if comparison.references:
+            throughput, p99 = comparison.ratios_to(result)
+            line += f"{_times(throughput):>14}{_times(p99):>12}"
+        lines.append(line)
     lines.append(
         f"ours/floor: throughput {comparison.throughput_ratio:.2f}x, "
         f"p99 {comparison.p99_ratio:.2f}x"
@@ -118,7 +144,7 @@ def render(comparison: Comparison, load: str) -> str:
             f"goal: throughput >= {GOAL.min_throughput}x (target {GOAL.target_throughput}x), "
             f"p99 <= {GOAL.max_p99}x, 0 errors -> {verdict}"
         )
-    for name, result in ((OURS, comparison.ours), (FLOOR, comparison.floor)):
+    for name, result in targets:
         lines.extend(_input_notes(name, result))
         if result.first_error:
             lines.append(f"first failure ({name}): {result.first_error[:300]}")
@@ -140,6 +166,10 @@ def _input_notes(name: str, result: LoadResult) -> list[str]:
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
+
+
+def _rounded(ratio: float | None) -> float | None:
+    return None if ratio is None else round(ratio, 3)
 
 
 def _times(ratio: float | None) -> str:

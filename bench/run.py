@@ -6,6 +6,8 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
 - `refresh` and `refresh-rotation`: the service and the floor are served in turn (uvicorn, one
   worker, loopback only), each warmed up and measured with wrk from a separate process. With
   rotation every request spends a fresh refresh token, seeded in bulk beforehand.
+- `refresh` and `verify` also measure the reference targets of bench/references.py in the same
+  run, under the same load: the reference floor (PostgreSQL), oidc-provider and the HTTP ceiling.
 - `purge`: with BENCH_PURGE_ROWS expired tokens seeded, the service's refresh is measured
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
 
@@ -18,7 +20,8 @@ BENCH_ROUNDS (1; more alternate the targets and report medians), BENCH_CONNECTIO
 BENCH_THREADS (2), BENCH_REQUEST_TIMEOUT (seconds, 5), BENCH_BACKENDS
 and BENCH_SCENARIOS (comma-separated, default all), BENCH_PG_ADMIN_URL (a loopback PostgreSQL
 URL with the right to create databases), BENCH_SINGLE_USE_RATE (req/s the rotation's tokens are
-provisioned for, 3000), BENCH_PURGE_ROWS (100000), BENCH_PURGE_WINDOW (seconds, 90).
+provisioned for, 3000), BENCH_PURGE_ROWS (100000), BENCH_PURGE_WINDOW (seconds, 90),
+BENCH_REFERENCES (comma-separated reference targets, default all; `none` for none).
 
 Exit status: 0 when every measurement completed without errors, 1 when some request failed
 (non-2xx or socket error), a rotation run ran out of tokens or a purge failed or overran its
@@ -38,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -48,6 +51,15 @@ from bench import bulk
 from bench.backends import Backend, BackendError, make_backend
 from bench.config import BenchConfig, ConfigError
 from bench.purge import PurgeOutcome, purge_beside
+from bench.references import (
+    OIDC,
+    REFERENCE,
+    Reference,
+    ReferenceError,
+    ReferenceSeed,
+    ensure_oidc_provider,
+    reference,
+)
 from bench.report import (
     FLOOR,
     OURS,
@@ -72,6 +84,7 @@ _RUN_ERRORS = (
     SeedError,
     ServerError,
     LoadError,
+    ReferenceError,
     OSError,
     subprocess.SubprocessError,
 )
@@ -118,8 +131,8 @@ def service_spec(scenario: AnyScenario, env: Mapping[str, str]) -> ServerSpec:
     )
 
 
-def server_specs(scenario: Scenario, env: Mapping[str, str]) -> dict[str, ServerSpec]:
-    """The two targets of a scenario, both one uvicorn worker on uvloop and httptools."""
+def floor_spec(scenario: Scenario, env: Mapping[str, str]) -> ServerSpec:
+    """The scenario's floor, one uvicorn worker on uvloop and httptools."""
     target_env = {**env, **scenario.service_env}
     floor = ServerSpec(
         name=FLOOR,
@@ -149,7 +162,7 @@ def server_specs(scenario: Scenario, env: Mapping[str, str]) -> dict[str, Server
         env={**target_env, "BENCH_FLOOR_HANDLER": scenario.floor_handler},
         cwd=REPO_DIR,
     )
-    return {OURS: service_spec(scenario, env), FLOOR: floor}
+    return floor
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,22 @@ class Inputs:
     warmup: Path
     measure: Path
     slices: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server under load: how it is started, the path and script wrk uses, the inputs."""
+
+    spec: ServerSpec
+    path: str
+    script: Path
+    inputs: Inputs
+    load_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def own_target(scenario: AnyScenario, spec: ServerSpec, inputs: Inputs) -> Target:
+    """A target that takes the scenario's own requests (the service, its floor, the ceiling)."""
+    return Target(spec, scenario.path, scenario.wrk_script, inputs)
 
 
 def write_inputs(
@@ -200,15 +229,15 @@ def write_inputs(
 
 
 def _load_spec(
-    context: Context, scenario: AnyScenario, port: int, input_file: Path, slices: int | None
+    context: Context, target: Target, port: int, input_file: Path, slices: int | None
 ) -> LoadSpec:
-    env = {**base_env(), "BENCH_INPUT_FILE": str(input_file)}
+    env = {**base_env(), **target.load_env, "BENCH_INPUT_FILE": str(input_file)}
     if slices is not None:
         env["BENCH_INPUT_SLICES"] = str(slices)
     config = context.config
     return LoadSpec(
-        url=f"http://{HOST}:{port}{scenario.path}",
-        script=scenario.wrk_script,
+        url=f"http://{HOST}:{port}{target.path}",
+        script=target.script,
         env=env,
         connections=config.connections,
         threads=config.threads,
@@ -221,8 +250,7 @@ def serving(
     context: Context,
     backend: Backend,
     scenario: AnyScenario,
-    spec: ServerSpec,
-    inputs: Inputs,
+    target: Target,
     label: str,
 ) -> Iterator[LoadSpec]:
     """Reset the database, start the target and warm it up; yields the measurement's load."""
@@ -230,27 +258,27 @@ def serving(
     backend.reset()
     name = f"{backend.name}/{scenario.name}/{label}"
     log_path = context.workdir / f"{backend.name}-{scenario.name}-{label}.log"
-    with running(spec, log_path) as port:
+    inputs = target.inputs
+    with running(target.spec, log_path) as port:
         if config.warmup and inputs.warmup.stat().st_size > 1:
             _log(f"{name}: warm-up {config.warmup} s")
-            warm = _load_spec(context, scenario, port, inputs.warmup, inputs.slices)
+            warm = _load_spec(context, target, port, inputs.warmup, inputs.slices)
             result, _output = run_wrk(warm, config.warmup)
             if result.exhausted:
                 _log(f"{name}: the warm-up ran out of single-use tokens")
-        yield _load_spec(context, scenario, port, inputs.measure, inputs.slices)
+        yield _load_spec(context, target, port, inputs.measure, inputs.slices)
 
 
 def measure(
     context: Context,
     backend: Backend,
     scenario: AnyScenario,
-    spec: ServerSpec,
-    inputs: Inputs,
+    target: Target,
     label: str,
 ) -> LoadResult:
     """Reset the database, start the target, warm it up, then measure it."""
     duration = context.config.duration
-    with serving(context, backend, scenario, spec, inputs, label) as load:
+    with serving(context, backend, scenario, target, label) as load:
         _log(f"{backend.name}/{scenario.name}/{label}: measuring {duration} s")
         result, _output = run_wrk(load, duration)
     if result.exhausted:
@@ -262,8 +290,7 @@ def measure_purge(
     context: Context,
     backend: Backend,
     scenario: PurgeScenario,
-    spec: ServerSpec,
-    inputs: Inputs,
+    target: Target,
 ) -> tuple[LoadResult, PurgeOutcome]:
     """Like `measure`, with the purge started into the window, which ends when the purge does."""
     config = context.config
@@ -275,7 +302,7 @@ def measure_purge(
         str(scenario.older_than_days),
         "--json",
     ]
-    with serving(context, backend, scenario, spec, inputs, "purge") as load:
+    with serving(context, backend, scenario, target, "purge") as load:
         _log(
             f"{backend.name}/{scenario.name}/purge: measuring until the purge ends "
             f"(at most {config.purge_window} s)"
@@ -285,7 +312,7 @@ def measure_purge(
             outcome = purge_beside(
                 run,
                 command,
-                spec.env,
+                target.spec.env,
                 REPO_DIR,
                 rows_seeded=config.purge_rows,
                 start_after_s=scenario.purge_after_s,
@@ -297,21 +324,49 @@ def measure_purge(
     return result, outcome
 
 
+def reference_target(
+    context: Context, backend: Backend, scenario: Scenario, ref: Reference, own: Inputs
+) -> Target:
+    if ref.lines is None:
+        return Target(ref.spec, scenario.path, scenario.wrk_script, own, ref.load_env)
+    path = context.workdir / f"{backend.name}-{scenario.name}-{ref.name}.input"
+    path.write_text("\n".join(ref.lines) + "\n")
+    return Target(
+        ref.spec,
+        ref.path or scenario.path,
+        ref.script or scenario.wrk_script,
+        Inputs(warmup=path, measure=path),
+        ref.load_env,
+    )
+
+
 def run_comparison(
     context: Context,
     backend: Backend,
     scenario: Scenario,
     env: Mapping[str, str],
-    seed: Seed,
+    references: ReferenceSeed,
 ) -> Comparison:
+    seed = references.seed
     inputs = write_inputs(context, backend, scenario, seed, env["EHEALTH_AUTH_SECRET_KEY"].encode())
-    specs = server_specs(scenario, env)
-    rounds: dict[str, list[LoadResult]] = {target: [] for target in specs}
+    targets = {
+        OURS: own_target(scenario, service_spec(scenario, env), inputs),
+        FLOOR: own_target(scenario, floor_spec(scenario, env), inputs),
+    }
+    for name in context.config.references:
+        ref = (
+            reference(name, scenario, references, base_env())
+            if name in scenario.references
+            else None
+        )
+        if ref is not None:
+            targets[name] = reference_target(context, backend, scenario, ref, inputs)
+    rounds: dict[str, list[LoadResult]] = {name: [] for name in targets}
     for number in range(1, context.config.rounds + 1):
         if context.config.rounds > 1:
             _log(f"{backend.name}/{scenario.name}: round {number} of {context.config.rounds}")
-        for target, spec in specs.items():
-            rounds[target].append(measure(context, backend, scenario, spec, inputs, target))
+        for name, target in targets.items():
+            rounds[name].append(measure(context, backend, scenario, target, name))
     return Comparison(
         backend=backend.name,
         backend_label=backend.label,
@@ -319,7 +374,10 @@ def run_comparison(
         title=scenario.title,
         ours=combine(rounds[OURS]),
         floor=combine(rounds[FLOOR]),
-        rounds={target: tuple(results) for target, results in rounds.items()},
+        references={
+            name: combine(results) for name, results in rounds.items() if name not in (OURS, FLOOR)
+        },
+        rounds={name: tuple(results) for name, results in rounds.items()},
     )
 
 
@@ -332,8 +390,9 @@ def run_purge(
 ) -> PurgeComparison:
     config = context.config
     key = env["EHEALTH_AUTH_SECRET_KEY"].encode()
-    inputs = write_inputs(context, backend, scenario, seed, key)
-    spec = service_spec(scenario, env)
+    target = own_target(
+        scenario, service_spec(scenario, env), write_inputs(context, backend, scenario, seed, key)
+    )
     baselines: list[LoadResult] = []
     durings: list[LoadResult] = []
     purges: list[PurgeOutcome] = []
@@ -347,8 +406,8 @@ def run_purge(
         backend.insert_tokens(
             bulk.expired_tokens(seed, key, config.purge_rows, now, scenario.older_than_days)
         )
-        baselines.append(measure(context, backend, scenario, spec, inputs, "no-purge"))
-        during, outcome = measure_purge(context, backend, scenario, spec, inputs)
+        baselines.append(measure(context, backend, scenario, target, "no-purge"))
+        during, outcome = measure_purge(context, backend, scenario, target)
         durings.append(during)
         purges.append(outcome)
     return PurgeComparison(
@@ -374,24 +433,56 @@ def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -
         _log(f"{name}: creating and seeding the database")
         env = service_env(backend.create(), secrets.token_urlsafe(32))
         seed: Seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
+        references = reference_seed(context, name, scenarios, seed, cleanup)
         for scenario in scenarios:
             if isinstance(scenario, PurgeScenario):
                 purge = run_purge(context, backend, scenario, env, seed)
                 results.append(purge)
                 text = render_purge(purge, purge_description(context.config, scenario))
             else:
-                comparison = run_comparison(context, backend, scenario, env, seed)
+                comparison = run_comparison(context, backend, scenario, env, references)
                 results.append(comparison)
                 text = render(comparison, load_description(context.config))
             print(text + "\n", flush=True)
     return results
 
 
+def reference_seed(
+    context: Context,
+    backend_name: str,
+    scenarios: Sequence[AnyScenario],
+    seed: Seed,
+    cleanup: ExitStack,
+) -> ReferenceSeed:
+    """The reference targets' inputs: the reference floor's own database (PostgreSQL only) and
+    the values oidc-provider stores at start."""
+    wanted = {
+        name
+        for scenario in scenarios
+        if isinstance(scenario, Scenario)
+        for name in scenario.references
+        if name in context.config.references
+    }
+    if OIDC in wanted:
+        ensure_oidc_provider()
+    reference_dsn = None
+    if REFERENCE in wanted and backend_name == "postgresql":
+        database = make_backend("postgresql", context.config.pg_admin_url)
+        cleanup.callback(database.drop)
+        reference_dsn = database.create()
+    return ReferenceSeed(
+        seed=seed,
+        reference_dsn=reference_dsn,
+        oidc_refresh_token=secrets.token_urlsafe(32),
+        oidc_access_token=secrets.token_urlsafe(32),
+    )
+
+
 def failed(result: Result) -> bool:
     """Whether some request failed or the run's figures are not valid."""
     if isinstance(result, PurgeComparison):
         return bool(result.problems or result.baseline.errors or result.during.errors)
-    targets = (result.ours, result.floor)
+    targets = (result.ours, result.floor, *result.references.values())
     return any(target.errors or target.exhausted for target in targets)
 
 

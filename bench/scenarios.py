@@ -27,6 +27,9 @@ class Scenario:
     environment only. A `single_use` scenario spends one fresh refresh token per request: the
     runner seeds enough of them for warm-up and measurement at BENCH_SINGLE_USE_RATE, and wrk
     sends each body once. Otherwise every request presents the seed's one refresh token.
+
+    `kind` is the operation measured (`refresh`, `refresh-rotation`, `verify`); `references`
+    names the reference targets (bench/references.py) measured beside the service and floor.
     """
 
     name: str
@@ -37,6 +40,8 @@ class Scenario:
     inputs: Callable[[Seed, Sequence[str]], Sequence[str]]
     service_env: Mapping[str, str] = field(default_factory=dict)
     single_use: bool = False
+    kind: str = "refresh"
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ REFRESH = Scenario(
     floor_handler="refresh",
     inputs=refresh_bodies,
     service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
+    references=("reference", "oidc-provider", "ceiling"),
 )
 
 REFRESH_ROTATION = Scenario(
@@ -98,6 +104,7 @@ REFRESH_ROTATION = Scenario(
         "EHEALTH_AUTH_REFRESH_REUSE_GRACE": "0",
     },
     single_use=True,
+    kind="refresh-rotation",
 )
 
 PURGE = PurgeScenario(
@@ -127,9 +134,22 @@ VERIFY = Scenario(
     floor_handler="verify",
     inputs=verify_requests,
     service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY},
+    kind="verify",
+    references=("reference", "oidc-provider", "ceiling"),
 )
 
-SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE, VERIFY)
+VERIFY_UNCACHED = Scenario(
+    name="verify-uncached",
+    title="GET /admin/tokens/{value}/verify with the verify cache off (every call reads)",
+    path="/admin/tokens",
+    wrk_script=BENCH_DIR / "verify.lua",
+    floor_handler="verify",
+    inputs=verify_requests,
+    service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY, "EHEALTH_AUTH_VERIFY_CACHE": "off"},
+    kind="verify",
+)
+
+SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE, VERIFY, VERIFY_UNCACHED)
 
 
 def select(names: Sequence[str]) -> tuple[AnyScenario, ...]:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, gt=0)
     # RFC 8414 issuer, e.g. https://auth.example.org; empty: the origin each request reached.
     issuer: str = ""
+    # The verify cache (PostgreSQL only; docs/performance.md): entries, and seconds an entry
+    # lives at most even when no event invalidates it.
+    verify_cache: Literal["off", "on"] = "on"
+    verify_cache_max_entries: int = Field(default=20_000, gt=0)
+    verify_cache_ttl: int = Field(default=60, gt=0)
     log_level: str = "INFO"
 
     @field_validator("admin_keys", mode="before")

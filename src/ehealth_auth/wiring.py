@@ -34,11 +34,13 @@ from ehealth_auth.settings import Settings
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
-from ehealth_auth.storage.engine import create_engine
+from ehealth_auth.storage.engine import async_url, create_engine, is_sqlite
 from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
+from ehealth_auth.storage.verify_cache import VerifyResultCache
+from ehealth_auth.storage.verify_listener import MAX_LAG, VerifyInvalidationListener
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.web.app import create_app
 from ehealth_auth.web.client_auth import ClientAuthentication
@@ -83,8 +85,17 @@ class Services:
     authorizer: AppAuthorizer
     oauth: StandardOAuth
     server_key: bytes
+    verify_cache: VerifyResultCache | None = None
+    verify_listener: VerifyInvalidationListener | None = None
+
+    def start(self) -> None:
+        """Start the background work of a serving process (inside its event loop)."""
+        if self.verify_listener is not None:
+            self.verify_listener.start()
 
     async def close(self) -> None:
+        if self.verify_listener is not None:
+            await self.verify_listener.stop()
         await self.driver.close()
         await self.engine.dispose()
 
@@ -108,7 +119,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     admin_store = SqlAdminStore(engine)
     admin = AdminService(admin_store, hasher, passwords, clock, policy)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
-    verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock)
+    verify_cache, verify_listener = _verify_cache(settings)
+    verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock, verify_cache)
     directory = SqlLoginStore(engine)
     login = PasswordGrant(
         directory, directory, directory, directory, hasher, passwords, clock, login_policy(settings)
@@ -134,7 +146,21 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         authorizer=authorizer,
         oauth=oauth,
         server_key=server_key,
+        verify_cache=verify_cache,
+        verify_listener=verify_listener,
     )
+
+
+def _verify_cache(
+    settings: Settings,
+) -> tuple[VerifyResultCache | None, VerifyInvalidationListener | None]:
+    """The verify cache and its invalidation feed; none on SQLite (no LISTEN) or when off."""
+    url = async_url(settings.database_url)
+    if settings.verify_cache == "off" or is_sqlite(url):
+        return None, None
+    cache = VerifyResultCache(settings.verify_cache_max_entries, settings.verify_cache_ttl, MAX_LAG)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return cache, VerifyInvalidationListener(dsn, cache)
 
 
 def build_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -143,6 +169,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        ready.start()
         yield
         await ready.close()
 

@@ -9,6 +9,9 @@ Checks, in this order; the first that fails decides:
    the user's approval for its client still exists                         approval was revoked.
 4. its client is not blocked                           401 invalid_client  Authentication failed.
 5. its user is not blocked                             401 invalid_user    Authentication failed.
+
+A context that passed every check may be kept in a `VerifyCache` and checked again on each later
+call: the cache stores what the store read, never a decision, so these rules stay here alone.
 """
 
 from __future__ import annotations
@@ -59,6 +62,21 @@ class VerifyStore(Protocol):
         ...
 
 
+class VerifyCache(Protocol):
+    """Contexts of tokens that verified, kept until an event that could change them.
+
+    `ticket` is taken before the store is read and handed back to `put`: a put whose ticket an
+    invalidation has outdated since is dropped, so a read that raced with a revocation is never
+    kept. `ticket` is None while the cache cannot be trusted (then it is not used at all).
+    """
+
+    def ticket(self) -> int | None: ...
+
+    def get(self, value_hash: bytes) -> VerifyContext | None: ...
+
+    def put(self, value_hash: bytes, context: VerifyContext, ticket: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class VerifiedToken:
     token: IssuedToken
@@ -67,15 +85,40 @@ class VerifiedToken:
 
 
 class TokenVerifier:
-    def __init__(self, store: VerifyStore, hasher: SecretHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: VerifyStore,
+        hasher: SecretHasher,
+        clock: Clock,
+        cache: VerifyCache | None = None,
+    ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
+        self._cache = cache
 
     async def verify(self, value: str) -> VerifiedToken:
-        context = await self._store.load_token(self._hasher.digest(value))
+        value_hash = self._hasher.digest(value)
+        cache = self._cache
+        if cache is None:
+            return self._check(value, await self._load(value_hash))
+        cached = cache.get(value_hash)
+        if cached is not None:
+            return self._check(value, cached)
+        ticket = cache.ticket()
+        context = await self._load(value_hash)
+        verified = self._check(value, context)  # raises unless every check passes
+        if ticket is not None:
+            cache.put(value_hash, context, ticket)
+        return verified
+
+    async def _load(self, value_hash: bytes) -> VerifyContext:
+        context = await self._store.load_token(value_hash)
         if context is None:
             raise NotFoundError(NOT_FOUND_MESSAGE)
+        return context
+
+    def _check(self, value: str, context: VerifyContext) -> VerifiedToken:
         if context.name != TokenName.ACCESS_TOKEN:
             raise InvalidGrantError(NOT_ACCESS_MESSAGE)
         if (
