@@ -80,7 +80,10 @@ class AdminService:
 
     # --------------------------------------------------------------------------------- clients
 
-    async def create_client(self, name: str, client_type: str, redirect_uri: str) -> NewClient:
+    async def create_client(
+        self, name: str, client_type: str, redirect_uri: str, consumer_id: UUID | None = None
+    ) -> NewClient:
+        """`consumer_id` names the MIS client behind the connection (verify's mis_client_id)."""
         checks = FieldChecks("client")
         name = checks.required("name", name, NAME_MAX_LENGTH)
         client_type = checks.required("client_type", client_type)
@@ -89,6 +92,7 @@ class AdminService:
         kind = await self._store.client_type_by_name(client_type)
         if kind is None:
             raise NotFoundError(f"Client type {client_type!r} not found.")
+        await self._consumer_exists(consumer_id)
         client = ClientRecord(uuid.uuid4(), name, kind.id, is_blocked=False)
         secret = secrets.token_urlsafe(SECRET_BYTES)
         connection = ConnectionRecord(
@@ -96,9 +100,26 @@ class AdminService:
             client_id=client.id,
             secret_hash=self._hasher.digest(secret),
             redirect_uri=redirect_uri,
+            consumer_id=consumer_id,
         )
         await self._store.add_client(client, connection, self._clock.now())
         return NewClient(client, kind, connection, secret)
+
+    async def _consumer_exists(self, consumer_id: UUID | None) -> None:
+        if consumer_id is not None and await self._store.client(consumer_id) is None:
+            raise NotFoundError("Consumer client not found.")
+
+    async def set_connection_consumer(
+        self, client_id: UUID, connection_id: UUID, consumer_id: UUID | None
+    ) -> ConnectionInfo:
+        """Name (or, with None, forget) the MIS client that uses a connection."""
+        await self._consumer_exists(consumer_id)
+        connection = await self._store.set_connection_consumer(
+            client_id, connection_id, consumer_id, self._clock.now()
+        )
+        if connection is None:
+            raise NotFoundError("Connection not found.")
+        return connection
 
     async def has_clients(self) -> bool:
         return await self._store.client_count() > 0
