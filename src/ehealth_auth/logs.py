@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 import logging.config
-import sys
+from collections.abc import Awaitable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from ehealth_auth import __version__
+from ehealth_auth.protocol.errors import ServiceError
+from ehealth_auth.protocol.validation import parse_uuid
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ehealth_auth.settings import Settings
@@ -64,7 +68,11 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stderr}
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
@@ -83,6 +91,26 @@ def note(**fields: Any) -> None:
     notes = request_notes_var.get()
     if notes is not None:
         notes.update(fields)
+
+
+def note_error(error: ServiceError) -> None:
+    note(error={"type": error.type})
+
+
+def note_client(client_id: object) -> None:
+    """The client id a request names, when it is a UUID (anything else may be a pasted secret)."""
+    if isinstance(client_id, str) and len(client_id) == 36 and parse_uuid(client_id) is not None:
+        note(client_id=client_id)
+
+
+async def noting_errors(call: Awaitable[T]) -> T:
+    """`await call`, noting the error type of a refusal for the access line (pages that answer
+    a refusal with a page rather than an error envelope)."""
+    try:
+        return await call
+    except ServiceError as error:
+        note_error(error)
+        raise
 
 
 def security_event(event: str, **fields: Any) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -16,6 +20,7 @@ from ehealth_auth.crypto import (
     SystemClock,
 )
 from ehealth_auth.logs import configure_logging
+from ehealth_auth.observability import Metrics, ObservedEvents
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.authorize import AppAuthorizer
@@ -33,6 +38,7 @@ from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.login_store import SqlLoginStore
+from ehealth_auth.storage.migrate import current_revision, head_revision
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_store import SqlVerifyStore
@@ -43,6 +49,8 @@ from ehealth_auth.web.flow_routes import AuthorizationFlow
 # and purges on the engine's.
 DRIVER_POOL_SIZE = 10
 ENGINE_POOL_SIZE = 5
+READINESS_TIMEOUT_SECONDS = 3.0
+POOL_SAMPLE_SECONDS = 5.0
 
 
 def token_policy(settings: Settings) -> TokenPolicy:
@@ -76,10 +84,30 @@ class Services:
     login: PasswordGrant
     authorizer: AppAuthorizer
     server_key: bytes
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.driver.close()
         await self.engine.dispose()
+
+    async def readiness(self) -> str | None:
+        """None when the database answers and its schema is at this code's revision."""
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                revision = await current_revision(self.engine)
+        except Exception:
+            # A timeout, a refused connection, failed authentication, a missing database: a
+            # probe needs no more; the details are in the database's own log.
+            return "The database cannot be reached."
+        if revision != head_revision():
+            return "The database schema is not at this version's revision: run migrate."
+        return None
+
+    def sample_pools(self) -> None:
+        self.metrics.pool_in_use.labels("driver").set(self.driver.in_use())
+        checked_out: Any = getattr(self.engine.pool, "checkedout", None)
+        if callable(checked_out):
+            self.metrics.pool_in_use.labels("engine").set(checked_out())
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -89,22 +117,42 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
-    refresh = RefreshTokenGrant(
-        SqlRefreshGrantStore(driver), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
+    metrics = Metrics()
+    events = ObservedEvents(metrics)
+    event.listen(
+        engine.sync_engine,
+        "handle_error",
+        lambda _context: metrics.database_errors.labels("engine").inc(),
     )
-    code = AuthorizationCodeGrant(SqlCodeStore(driver), hasher, clock, policy)
+    refresh = RefreshTokenGrant(
+        SqlRefreshGrantStore(driver),
+        hasher,
+        clock,
+        policy,
+        AesGcmSuccessorCipher(server_key),
+        events,
+    )
+    code = AuthorizationCodeGrant(SqlCodeStore(driver), hasher, clock, policy, events)
     passwords = Argon2PasswordHasher(
         settings.password_hash_time_cost,
         settings.password_hash_memory_kib,
         settings.password_hash_parallelism,
     )
     admin_store = SqlAdminStore(engine)
-    admin = AdminService(admin_store, hasher, passwords, clock, policy)
+    admin = AdminService(admin_store, hasher, passwords, clock, policy, events)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock)
     directory = SqlLoginStore(engine)
     login = PasswordGrant(
-        directory, directory, directory, directory, hasher, passwords, clock, login_policy(settings)
+        directory,
+        directory,
+        directory,
+        directory,
+        hasher,
+        passwords,
+        clock,
+        login_policy(settings),
+        events,
     )
     authorizer = AppAuthorizer(
         directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
@@ -120,6 +168,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         login=login,
         authorizer=authorizer,
         server_key=server_key,
+        metrics=metrics,
     )
 
 
@@ -129,8 +178,15 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await ready.close()
+        sampler = asyncio.create_task(_sample_pools(ready))
+        try:
+            yield
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+            ready.metrics.process_exited()
+            await ready.close()
 
     flow = AuthorizationFlow(
         login=ready.login,
@@ -146,7 +202,18 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,
         flow=flow,
+        readiness=ready.readiness,
+        metrics=ready.metrics,
+        metrics_keys=[key.get_secret_value() for key in settings.metrics_keys],
+        log_health_requests=settings.log_health_requests,
     )
+
+
+async def _sample_pools(services: Services) -> None:
+    """Connections in use, sampled off the request path (a gauge per worker, summed)."""
+    while True:
+        services.sample_pools()
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
 def app_from_env() -> Starlette:

@@ -26,6 +26,7 @@ _ERRORS = {
     415: "Content type other than application/json (`content_type_invalid`).",
     422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
     429: "Too many failed attempts (`too_many_requests`); Retry-After tells when to try again.",
+    503: "The service cannot serve now (`service_unavailable`); Retry-After tells when to retry.",
 }
 _RETRY_AFTER = Header(
     "Retry-After",
@@ -40,6 +41,7 @@ _WWW_AUTHENTICATE = Header(
 _ERROR_HEADERS: dict[int, tuple[Header, ...]] = {
     401: (_WWW_AUTHENTICATE,),
     429: (_RETRY_AFTER,),
+    503: (_RETRY_AFTER,),
 }
 
 _DESCRIPTION = (
@@ -63,6 +65,7 @@ _TAGS = [
     {"name": "clients", "description": "OAuth clients (MSPs) and their connections."},
     {"name": "users", "description": "Users and their logout."},
     {"name": "approvals", "description": "Users' approvals of clients."},
+    {"name": "operations", "description": "Health probes and metrics for operators."},
     {"name": "docs", "description": "This documentation."},
 ]
 

@@ -96,6 +96,9 @@ class Operation:
     body_media_type: str = "application/json"
     headers: tuple[Header, ...] = ()
     answers: tuple[Answer, ...] = ()
+    # Which keys an admin operation takes: "admin" (EHEALTH_AUTH_ADMIN_KEYS) or "metrics"
+    # (those and EHEALTH_AUTH_METRICS_KEYS).
+    keys: Literal["admin", "metrics"] = "admin"
 
     @property
     def error_statuses(self) -> tuple[int, ...]:

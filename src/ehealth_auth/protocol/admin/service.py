@@ -12,6 +12,7 @@ from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH, FieldChecks
 from ehealth_auth.protocol.admin_ports import AdminStore
 from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.errors import NotFoundError, Rule
+from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.paging import Page, PageRequest
@@ -57,7 +58,9 @@ class AdminService:
         passwords: PasswordHasher,
         clock: Clock,
         policy: TokenPolicy,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._store = store
         self._hasher = hasher
         self._passwords = passwords
@@ -148,7 +151,26 @@ class AdminService:
     async def deactivate_client_tokens(self, client_id: UUID) -> int:
         if await self._store.client(client_id) is None:
             raise NotFoundError("Client not found.")
-        return await self._store.revoke_client_tokens(client_id, self._clock.now())
+        count = await self._store.revoke_client_tokens(client_id, self._clock.now())
+        self._revoked("deactivate_client_tokens", count, client_id=client_id)
+        return count
+
+    def _revoked(
+        self,
+        action: str,
+        count: int | None,
+        *,
+        client_id: UUID | None = None,
+        user_id: UUID | None = None,
+    ) -> None:
+        event = Event(
+            TokenEvent.REVOKED_BY_OPERATOR,
+            client_id=client_id,
+            user_id=user_id,
+            count=count,
+            action=action,
+        )
+        self._events.emit(event)
 
     async def rotate_connection_secret(self, client_id: UUID, connection_id: UUID) -> NewSecret:
         """Replace a connection's secret: the old one stops working at once, tokens stay."""
@@ -202,6 +224,7 @@ class AdminService:
         """Block the user and revoke all their tokens (CONTRACT §5)."""
         if not await self._store.block_user(user_id, self._clock.now()):
             raise NotFoundError("User not found.")
+        self._revoked("block_user", None, user_id=user_id)
         return await self.get_user(user_id)
 
     async def unblock_user(self, user_id: UUID) -> UserRecord:
@@ -215,7 +238,9 @@ class AdminService:
         await self.get_user(user_id)
         if client_id is not None and await self._store.client(client_id) is None:
             raise NotFoundError("Client not found.")
-        return await self._store.revoke_user_tokens(user_id, client_id, self._clock.now())
+        count = await self._store.revoke_user_tokens(user_id, client_id, self._clock.now())
+        self._revoked("logout_user", count, client_id=client_id, user_id=user_id)
+        return count
 
     # ------------------------------------------------------------------------------- approvals
 
@@ -234,11 +259,13 @@ class AdminService:
     async def delete_approval(self, user_id: UUID, client_id: UUID) -> None:
         if not await self._store.delete_approval(user_id, client_id, self._clock.now()):
             raise NotFoundError("Approval not found.")
+        self._revoked("delete_approval", None, client_id=client_id, user_id=user_id)
 
     async def delete_approval_by_id(self, approval_id: UUID) -> None:
         """Delete the approval and revoke that user's tokens for that client (CONTRACT §5)."""
         if not await self._store.delete_approval_by_id(approval_id, self._clock.now()):
             raise NotFoundError("Approval not found.")
+        self._revoked("delete_approval", None)
 
     # ---------------------------------------------------------------------------------- tokens
 
@@ -283,4 +310,5 @@ class AdminService:
         token = await self._store.revoke_token(token_id, self._clock.now())
         if token is None:
             raise NotFoundError("Token not found.")
+        self._revoked("revoke_token", 1, client_id=token.client_id, user_id=token.user_id)
         return token
