@@ -76,8 +76,12 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
-            name: {"handlers": [], "propagate": True, "level": level.upper()}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "ehealth_auth")
+            **{
+                name: {"handlers": [], "propagate": True, "level": level.upper()}
+                for name in ("uvicorn", "uvicorn.error", "ehealth_auth")
+            },
+            # Ours (ehealth_auth.access) redacts tokens in paths; uvicorn's would not.
+            "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
 

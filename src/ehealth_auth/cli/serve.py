@@ -75,4 +75,5 @@ def serve(host: str, port: int, workers: int, as_json: bool) -> None:
             log_config=logging_config(settings.log_level),
             server_header=False,
         )
-    emit({"stopped": True, "host": host, "port": port, "workers": workers}, as_json)
+    if as_json:  # without --json the log lines say it all
+        emit({"stopped": True, "host": host, "port": port, "workers": workers}, as_json=True)
