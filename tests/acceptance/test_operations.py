@@ -83,9 +83,8 @@ async def ready_answer(settings: Settings) -> httpx.Response:
 
 
 def plain_settings(database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY), **CHEAP_PASSWORD_HASHING
-    )
+    hashing: dict[str, Any] = dict(CHEAP_PASSWORD_HASHING)
+    return Settings(database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY), **hashing)
 
 
 async def test_readiness_is_503_before_migrations_reach_head(tmp_path: Path) -> None:
