@@ -3,6 +3,7 @@ last-resort 500 answer."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -102,7 +103,7 @@ class RequestContextMiddleware:
             self._metrics.observe_request(route, scope["method"], status, seconds, error_type)
         if scope["path"].startswith(HEALTH_PREFIX) and not self._log_health:
             return
-        if access_log.isEnabledFor(20):  # INFO
+        if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "request",
                 extra={
