@@ -9,6 +9,7 @@ live in this process. Every update is an in-memory (or memory-mapped) increment:
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
@@ -19,6 +20,7 @@ from ehealth_auth.protocol.events import SECURITY_EVENTS, Event
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Routes where a failure is a failed sign-in.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LOGIN_ROUTES = frozenset({"/auth/login", "/oauth/authorize/sign-in"})
 
 
@@ -88,12 +90,26 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        # Route templates, methods and statuses are few: this stays small.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(
         self, route: str, method: str, status: int, seconds: float, error_type: str | None
     ) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        if method not in _METHODS:
+            method = "OTHER"  # any token is a method to HTTP: keep the label set bounded
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # Label lookups take a lock and build tuples: done once per label set, not per request.
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+            self._request_children[key] = children
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
         if error_type is None:
             return
         if status == 429:

@@ -287,3 +287,17 @@ async def test_admin_actions_write_a_security_line_with_the_key_used(
     assert [line["action"] for line in revoked] == ["block_user"]
     for key in admin_overrides()["admin_keys"]:
         assert key not in caplog.text
+
+
+async def test_unknown_methods_and_paths_do_not_grow_the_metric_labels(
+    http: httpx.AsyncClient,
+) -> None:
+    for index in range(5):
+        await http.request(f"BREW{index}", f"/no/such/path/{index}")
+
+    text = await scrape(http)
+
+    requests = "ehealth_auth_http_requests_total"
+    assert sample(text, requests, method="OTHER", route="unmatched", status="404") == 5
+    assert "BREW" not in text
+    assert "/no/such/path" not in text
