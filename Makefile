@@ -1,22 +1,36 @@
 # ehealth-auth: `make run` serves the demo on SQLite, `make test` runs the whole suite.
+# Both install what they need on a fresh machine: the locked Python packages into .venv/, and
+# (for the browser test) Debian's Chromium when /usr/bin/chromium is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+UV_VERSION := 0.13.8
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 OIDC_DIR := bench/oidc_provider
-# Root installs packages itself; anyone else through sudo.
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run test lint typecheck bench bench-tools clean
+.PHONY: install lock run test lint typecheck browser bench bench-tools clean
 
-$(STAMP): pyproject.toml
+# Every package, runtime and dev, comes from the lock file with its hashes checked; the project
+# itself is installed editable without dependencies (its build backend is in the lock too).
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip check || { echo "$(LOCK) is out of date with pyproject.toml: run 'make lock'" >&2; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerates the lock from pyproject.toml alone (runtime, the dev extra, and the build backend).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	echo 'setuptools>=69' | $(BIN)/uv pip compile pyproject.toml - --extra dev --universal \
+		--python-version 3.11 --generate-hashes --quiet -o $(LOCK)
 
 run: install
 	$(BIN)/ehealth-auth migrate
@@ -30,7 +44,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+# The browser acceptance test drives Debian's Chromium through Playwright (no browser download).
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@echo "Chromium is missing: installing Debian's chromium for the browser test" >&2
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+
+test: install browser lint typecheck
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 # wrk from Debian's package when missing; oidc-provider (a benchmark target only, never the

@@ -1,16 +1,45 @@
-"""Structured (JSON-lines) logging; every line of a request carries its request id."""
+"""Structured logging: every line the service writes is one JSON object on stderr.
+
+The one home of logging. uvicorn's own lines go through the same formatter (`logging_config`),
+every line of a request carries its request id, the access line carries what the request's
+handlers noted about it (`note`: the client id, the error type), and security events have their
+own logger. No line carries a token, secret or password: callers log ids, never values.
+"""
 
 from __future__ import annotations
 
 import logging
-import sys
+import logging.config
+from collections.abc import Awaitable
 from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from ehealth_auth import __version__
+from ehealth_auth.protocol.errors import ServiceError
+from ehealth_auth.protocol.validation import parse_uuid
 
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from ehealth_auth.settings import Settings
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# What a request's handlers learned about it, for its access line (see `note`).
+request_notes_var: ContextVar[dict[str, Any] | None] = ContextVar("request_notes", default=None)
+
+access_log = logging.getLogger("ehealth_auth.access")
+error_log = logging.getLogger("ehealth_auth.error")
+security_log = logging.getLogger("ehealth_auth.security")
+service_log = logging.getLogger("ehealth_auth.service")
+
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+    "taskName",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,9 +61,89 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """A dictConfig for the service and for uvicorn (its startup and error lines too)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {
+            **{
+                name: {"handlers": [], "propagate": True, "level": level.upper()}
+                for name in ("uvicorn", "uvicorn.error", "ehealth_auth")
+            },
+            # Ours (ehealth_auth.access) redacts tokens in paths; uvicorn's would not.
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    logging.config.dictConfig(logging_config(level))
+
+
+def note(**fields: Any) -> None:
+    """Add fields to the access line of the current request (no-op outside a request)."""
+    notes = request_notes_var.get()
+    if notes is not None:
+        notes.update(fields)
+
+
+def note_error(error: ServiceError) -> None:
+    note(error={"type": error.type})
+
+
+def note_client(client_id: object) -> None:
+    """The client id a request names, when it is a UUID (anything else may be a pasted secret)."""
+    if isinstance(client_id, str) and len(client_id) == 36 and parse_uuid(client_id) is not None:
+        note(client_id=client_id)
+
+
+async def noting_errors(call: Awaitable[T]) -> T:
+    """`await call`, noting the error type of a refusal for the access line (pages that answer
+    a refusal with a page rather than an error envelope)."""
+    try:
+        return await call
+    except ServiceError as error:
+        note_error(error)
+        raise
+
+
+def security_event(event: str, **fields: Any) -> None:
+    """One line per security event: `event` names it, `fields` say who and what (ids only)."""
+    security_log.warning(event, extra={"event": event, **fields})
+
+
+def log_startup(settings: Settings, *, database: str, host: str, port: int, workers: int) -> None:
+    """The line an operator reads first: what is running, against what, with which policy."""
+    keys = {
+        name: bool(getattr(settings, name))
+        for name in type(settings).model_fields
+        if name.endswith("_keys")
+    }
+    service_log.info(
+        "starting",
+        extra={
+            "event": "startup",
+            "version": __version__,
+            "database": database,
+            "listen": f"{host}:{port}",
+            "workers": workers,
+            "refresh_policy": {
+                "rotation": settings.refresh_rotation,
+                "reuse_grace_seconds": settings.refresh_reuse_grace,
+                "race_window_ms": settings.refresh_race_window_ms,
+                "revokes_previous_access": settings.refresh_revokes_previous_access,
+            },
+            "keys_set": keys,
+            "secret_key_is_placeholder": settings.uses_placeholder_key,
+        },
+    )

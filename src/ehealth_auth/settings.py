@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_failure_window: int = Field(default=900, gt=0)
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    # Keys that may read /metrics only (admin keys may too).
+    metrics_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     max_body_bytes: int = Field(default=65_536, gt=0)
     # RFC 8414 issuer, e.g. https://auth.example.org; empty: the origin each request reached.
@@ -47,8 +49,10 @@ class Settings(BaseSettings):
     verify_cache_max_entries: int = Field(default=20_000, gt=0)
     verify_cache_ttl: int = Field(default=60, gt=0)
     log_level: str = "INFO"
+    # Probes come every few seconds: their access lines are left out unless this is on.
+    log_health_requests: bool = False
 
-    @field_validator("admin_keys", mode="before")
+    @field_validator("admin_keys", "metrics_keys", mode="before")
     @classmethod
     def _split_admin_keys(cls, value: object) -> object:
         # Operators set a comma-separated list; blank items are ignored.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -16,6 +20,7 @@ from ehealth_auth.crypto import (
     SystemClock,
 )
 from ehealth_auth.logs import configure_logging
+from ehealth_auth.observability import Metrics, ObservedEvents
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.authorize import AppAuthorizer
@@ -36,6 +41,7 @@ from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import async_url, create_engine, is_sqlite
 from ehealth_auth.storage.login_store import SqlLoginStore
+from ehealth_auth.storage.migrate import current_revision, head_revision
 from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
@@ -51,6 +57,8 @@ from ehealth_auth.web.oauth_routes import StandardOAuth
 # and purges on the engine's.
 DRIVER_POOL_SIZE = 10
 ENGINE_POOL_SIZE = 5
+READINESS_TIMEOUT_SECONDS = 3.0
+POOL_SAMPLE_SECONDS = 5.0
 
 
 def token_policy(settings: Settings) -> TokenPolicy:
@@ -85,6 +93,7 @@ class Services:
     authorizer: AppAuthorizer
     oauth: StandardOAuth
     server_key: bytes
+    metrics: Metrics
     verify_cache: VerifyResultCache | None = None
     verify_listener: VerifyInvalidationListener | None = None
 
@@ -99,6 +108,25 @@ class Services:
         await self.driver.close()
         await self.engine.dispose()
 
+    async def readiness(self) -> str | None:
+        """None when the database answers and its schema is at this code's revision."""
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                revision = await current_revision(self.engine)
+        except Exception:
+            # A timeout, a refused connection, failed authentication, a missing database: a
+            # probe needs no more; the details are in the database's own log.
+            return "The database cannot be reached."
+        if revision != head_revision():
+            return "The database schema is not at this version's revision: run migrate."
+        return None
+
+    def sample_pools(self) -> None:
+        self.metrics.pool_in_use.labels("driver").set(self.driver.in_use())
+        checked_out: Any = getattr(self.engine.pool, "checkedout", None)
+        if callable(checked_out):
+            self.metrics.pool_in_use.labels("engine").set(checked_out())
+
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url, pool_size=ENGINE_POOL_SIZE)
@@ -107,23 +135,43 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
-    refresh = RefreshTokenGrant(
-        SqlRefreshGrantStore(driver), hasher, clock, policy, AesGcmSuccessorCipher(server_key)
+    metrics = Metrics()
+    events = ObservedEvents(metrics)
+    event.listen(
+        engine.sync_engine,
+        "handle_error",
+        lambda _context: metrics.database_errors.labels("engine").inc(),
     )
-    code = AuthorizationCodeGrant(SqlCodeStore(driver), hasher, clock, policy)
+    refresh = RefreshTokenGrant(
+        SqlRefreshGrantStore(driver),
+        hasher,
+        clock,
+        policy,
+        AesGcmSuccessorCipher(server_key),
+        events,
+    )
+    code = AuthorizationCodeGrant(SqlCodeStore(driver), hasher, clock, policy, events)
     passwords = Argon2PasswordHasher(
         settings.password_hash_time_cost,
         settings.password_hash_memory_kib,
         settings.password_hash_parallelism,
     )
     admin_store = SqlAdminStore(engine)
-    admin = AdminService(admin_store, hasher, passwords, clock, policy)
+    admin = AdminService(admin_store, hasher, passwords, clock, policy, events)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     verify_cache, verify_listener = _verify_cache(settings)
     verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock, verify_cache)
     directory = SqlLoginStore(engine)
     login = PasswordGrant(
-        directory, directory, directory, directory, hasher, passwords, clock, login_policy(settings)
+        directory,
+        directory,
+        directory,
+        directory,
+        hasher,
+        passwords,
+        clock,
+        login_policy(settings),
+        events,
     )
     authorizer = AppAuthorizer(
         directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
@@ -148,6 +196,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         server_key=server_key,
         verify_cache=verify_cache,
         verify_listener=verify_listener,
+        metrics=metrics,
     )
 
 
@@ -170,8 +219,15 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         ready.start()
-        yield
-        await ready.close()
+        sampler = asyncio.create_task(_sample_pools(ready))
+        try:
+            yield
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+            ready.metrics.process_exited()
+            await ready.close()
 
     flow = AuthorizationFlow(
         login=ready.login,
@@ -189,7 +245,18 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         flow=flow,
         oauth=ready.oauth,
         issuer=settings.issuer,
+        readiness=ready.readiness,
+        metrics=ready.metrics,
+        metrics_keys=[key.get_secret_value() for key in settings.metrics_keys],
+        log_health_requests=settings.log_health_requests,
     )
+
+
+async def _sample_pools(services: Services) -> None:
+    """Connections in use, sampled off the request path (a gauge per worker, summed)."""
+    while True:
+        services.sample_pools()
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
 def app_from_env() -> Starlette:

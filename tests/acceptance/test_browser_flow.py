@@ -3,7 +3,7 @@
 An MIS sends the user to the authorize URL; the user signs in and approves; the browser lands
 on the MIS's redirect URI with `code` and the same `state`; the MIS exchanges the code over
 HTTP and refreshes with the refresh token it got. Set EHEALTH_AUTH_SCREENSHOT_DIR to keep the
-screenshots (the README's come from here); otherwise they go to the test's temporary folder.
+screenshots (docs/api.md's come from here); otherwise they go to the test's temporary folder.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_cli_builds_a_world_that_refreshes(invoke: Any) -> None:
         )
     )
     assert set(client) == {"id", "name", "client_type", "is_blocked", "connection"}
-    assert set(client["connection"]) == {"id", "redirect_uri", "secret"}
+    assert set(client["connection"]) == {"id", "redirect_uri", "consumer_id", "secret"}
     assert len(client["connection"]["secret"]) >= 43  # 256 bits, base64url
     user = ok_json(
         invoke("--json", "users", "create", "--email", "A@x.org", "--password", "p4ssw0rd!")

@@ -700,6 +700,17 @@ class FakeAdminStore:
         self.db.connections[connection_id] = dataclasses.replace(row, secret_hash=secret_hash)
         return connection_info(row)
 
+    async def set_connection_consumer(
+        self, client_id: UUID, connection_id: UUID, consumer_id: UUID | None, now: int
+    ) -> ConnectionInfo | None:
+        row = self.db.connections.get(connection_id)
+        if row is None or row.client_id != client_id:
+            return None
+        if consumer_id is not None and consumer_id not in self.db.clients:
+            raise FakeIntegrityError(f"no client {consumer_id}")
+        self.db.connections[connection_id] = dataclasses.replace(row, consumer_id=consumer_id)
+        return connection_info(self.db.connections[connection_id])
+
     async def users_page(self, page: PageRequest) -> Page[UserRecord]:
         return page_of(sorted(self.db.users.values(), key=lambda row: (row.email, row.id)), page)
 

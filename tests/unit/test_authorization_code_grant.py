@@ -1,4 +1,4 @@
-"""AuthorizationCodeGrant against fakes (README "Check orders", `grant_type=authorization_code`):
+"""AuthorizationCodeGrant against fakes (docs/api.md "Check orders", authorization_code):
 checks 4-15 in their order, single use with family revocation, redirect URI and PKCE."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Expected:
     message: str
 
 
-# README "Check orders", `POST /oauth/tokens` with `grant_type=authorization_code`.
+# docs/api.md "Check orders", `POST /oauth/tokens` with `grant_type=authorization_code`.
 EXPECTED = {
     4: Expected(422, "validation_failed", VALIDATION_TEXT),
     5: Expected(401, "invalid_client", "Invalid client id or secret."),

@@ -1,4 +1,4 @@
-"""AppAuthorizer (`POST /oauth/apps/authorize`, README "Check orders") against fakes: the
+"""AppAuthorizer (`POST /oauth/apps/authorize`, docs/api.md "Check orders") against fakes: the
 bearer (checks 1-6), the request (checks 8-13), and the grant that approves and issues a code."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ SECOND_REDIRECT = "https://mis.test/two"
 PASSWORD = "correct horse battery"
 VERIFIER = "k" * 50
 CHALLENGE = pkce.s256(VERIFIER)
-# README: "`code_challenge` (43-128 unreserved characters)".
+# docs/api.md: "`code_challenge` (43-128 unreserved characters)".
 CHALLENGE_PATTERN = "^[A-Za-z0-9._~-]{43,128}$"
 
 
@@ -69,7 +69,7 @@ class Expected:
     message: str
 
 
-# README "Check orders", `POST /oauth/apps/authorize` (7, the body's shape, is the web layer's).
+# docs/api.md "Check orders", `POST /oauth/apps/authorize` (7, the body, is the web layer's).
 EXPECTED = {
     1: Expected(401, "access_denied", "Authorization header with a Bearer token is required."),
     2: Expected(401, "token_not_found", "Token not found."),

@@ -1,4 +1,4 @@
-"""PasswordGrant (`POST /auth/login`, README "Check orders") against fakes: checks 4-10 in
+"""PasswordGrant (`POST /auth/login`, docs/api.md "Check orders") against fakes: checks 4-10 in
 their order, the attempt counter and its lockout, and equal work for unknown emails."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Expected:
     message: str
 
 
-# README "Check orders", `POST /auth/login`, written out rather than taken from the code.
+# docs/api.md "Check orders", `POST /auth/login`, written out rather than taken from the code.
 EXPECTED = {
     4: Expected(422, "validation_failed", VALIDATION_TEXT),
     5: Expected(401, "invalid_client", "Invalid client id."),
@@ -204,7 +204,7 @@ async def test_login_tokens_differ_each_time(login: PasswordGrant, login_world: 
 
 
 def test_login_policy_defaults_are_the_documented_ones() -> None:
-    # README: EHEALTH_AUTH_LOGIN_MAX_FAILURES 5, _FAILURE_WINDOW 900, _LOGIN_TOKEN_TTL 1 h.
+    # docs/operations.md: LOGIN_MAX_FAILURES 5, _FAILURE_WINDOW 900, _LOGIN_TOKEN_TTL 1 h.
     assert LoginPolicy() == LoginPolicy(max_failures=5, failure_window=900, token_ttl=3_600)
 
 

@@ -1,4 +1,4 @@
-"""Redirect URIs (RFC 6749 §3.1.2; README "Redirect URIs"): matching a registered URI, and
+"""Redirect URIs (RFC 6749 §3.1.2; docs/design.md "Redirect URIs"): matching a registered URI, and
 adding the answer's parameters on the way back."""
 
 from __future__ import annotations

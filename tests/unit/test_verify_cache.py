@@ -63,6 +63,7 @@ def context(expires_at: int) -> VerifyContext:
         id=uuid.uuid4(),
         name=TokenName.ACCESS_TOKEN.value,
         expires_at=expires_at,
+        issued_at=expires_at - 3600,
         revoked=False,
         user_id=uuid.uuid4(),
         details={"scope": "a"},

@@ -66,6 +66,7 @@ def test_new_client_view_shows_secret_once_and_never_its_hash() -> None:
         "connection": {
             "id": str(CONNECTION_ID),
             "redirect_uri": "https://mis.test/cb",
+            "consumer_id": None,
             "secret": "plain-secret",
         },
     }

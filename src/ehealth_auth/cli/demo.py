@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 import click
 import orjson
 
-from ehealth_auth.cli.runner import load_settings, run_admin
+from ehealth_auth.cli.output import emit
+from ehealth_auth.cli.runner import json_option, load_settings, run_admin
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.model import TokenName
 
@@ -37,18 +38,18 @@ async def _seed(admin: AdminService) -> dict[str, str] | None:
 
 @click.command("demo")
 @click.option("--url", default="http://127.0.0.1:4000", show_default=True)
-def demo(url: str) -> None:
+@json_option
+def demo(url: str, as_json: bool) -> None:
     """On an empty embedded database, create demo data and print a ready refresh command."""
     settings = load_settings()
     if not settings.is_embedded_demo:
-        click.echo("demo: not the embedded default database; nothing seeded", err=True)
+        _not_seeded("not the embedded default database; nothing seeded", as_json)
         return
     seeded = run_admin(_seed)
     if seeded is None:
-        click.echo(
-            "demo: the database already has clients; no demo data added "
-            "(delete ./var/ to start over)",
-            err=True,
+        _not_seeded(
+            "the database already has clients; no demo data added (delete ./var/ to start over)",
+            as_json,
         )
         return
     body = orjson.dumps(
@@ -61,14 +62,6 @@ def demo(url: str) -> None:
             }
         }
     ).decode()
-    click.echo("=== DEMO DATA (embedded SQLite database, not for production) ===")
-    for key, value in seeded.items():
-        click.echo(f"  {key}: {value}")
-    click.echo("\nRefresh the demo token (paste into another terminal):\n")
-    click.echo(
-        f"curl -s -X POST {url}/oauth/tokens -H 'Content-Type: application/json' "
-        f"-d {shlex.quote(body)}\n"
-    )
     authorize = urlencode(
         {
             "client_id": seeded["client_id"],
@@ -77,5 +70,32 @@ def demo(url: str) -> None:
             "state": "demo",
         }
     )
+    curl = (
+        f"curl -s -X POST {url}/oauth/tokens -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(body)}"
+    )
+    if as_json:
+        emit(
+            {
+                "seeded": True,
+                **seeded,
+                "refresh_command": curl,
+                "authorize_url": f"{url}/oauth/authorize?{authorize}",
+            },
+            as_json=True,
+        )
+        return
+    click.echo("=== DEMO DATA (embedded SQLite database, not for production) ===")
+    for key, value in seeded.items():
+        click.echo(f"  {key}: {value}")
+    click.echo("\nRefresh the demo token (paste into another terminal):\n")
+    click.echo(f"{curl}\n")
     click.echo("Or sign in as the demo user in a browser (the authorization-code flow):\n")
     click.echo(f"{url}/oauth/authorize?{authorize}\n")
+
+
+def _not_seeded(reason: str, as_json: bool) -> None:
+    if as_json:
+        emit({"seeded": False, "reason": reason}, as_json=True)
+    else:
+        click.echo(f"demo: {reason}", err=True)

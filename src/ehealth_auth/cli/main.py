@@ -3,54 +3,60 @@
 from __future__ import annotations
 
 import click
-import uvicorn
 
+from ehealth_auth import __version__
 from ehealth_auth.cli import demo, maintenance, operators
-from ehealth_auth.cli.runner import load_settings
-from ehealth_auth.settings import InsecureSettingsError
+from ehealth_auth.cli.output import emit
+from ehealth_auth.cli.runner import CommandError, JsonCli, json_option, load_settings
+from ehealth_auth.cli.serve import serve
 from ehealth_auth.storage import migrate as migrations
 from ehealth_auth.storage.engine import UnsupportedDatabaseError
 
 
-@click.group()
+@click.group(cls=JsonCli, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def cli(as_json: bool) -> None:
+@click.option("--version", is_flag=True, help="Print the version and exit.")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, version: bool) -> None:
     """Operate the ehealth-auth token service. Settings come from EHEALTH_AUTH_* variables."""
+    if version:
+        if as_json:
+            emit({"name": "ehealth-auth", "version": __version__}, as_json=True)
+        else:
+            click.echo(f"ehealth-auth {__version__}")
+        ctx.exit(0)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @cli.command()
-def migrate() -> None:
+@json_option
+def migrate(as_json: bool) -> None:
     """Create or upgrade the database schema."""
     try:
-        migrations.upgrade(load_settings().database_url)
+        done = migrations.upgrade(load_settings().database_url)
     except UnsupportedDatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("database schema is up to date", err=True)
+        raise CommandError(str(exc), "configuration_invalid") from None
+    if as_json:
+        emit(
+            {
+                "from_revision": done.from_revision,
+                "to_revision": done.to_revision,
+                "changed": done.changed,
+            },
+            as_json=True,
+        )
+    elif done.from_revision is None:
+        click.echo(f"database schema created at revision {done.to_revision}", err=True)
+    elif done.changed:
+        click.echo(
+            f"database schema upgraded from {done.from_revision} to {done.to_revision}", err=True
+        )
+    else:
+        click.echo(f"database schema already at revision {done.to_revision}", err=True)
 
 
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=4000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the HTTP service; N worker processes share one database."""
-    settings = load_settings()
-    try:
-        settings.ensure_servable()
-    except InsecureSettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    uvicorn.run(
-        "ehealth_auth.wiring:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # ours redacts tokens in paths; uvicorn's would not
-        log_level=settings.log_level.lower(),
-        server_header=False,
-    )
-
-
+cli.add_command(serve)
 for _group in operators.GROUPS:
     cli.add_command(_group)
 operators.tokens.add_command(maintenance.purge_expired)

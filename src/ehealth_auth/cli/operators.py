@@ -17,6 +17,7 @@ from ehealth_auth.protocol.views import (
     approval_view,
     client_type_view,
     client_view,
+    connection_view,
     issued_token_view,
     new_client_view,
     new_secret_view,
@@ -79,11 +80,33 @@ def clients() -> None:
 @click.option("--name", required=True)
 @click.option("--client-type", required=True, help="Name of an existing client type.")
 @click.option("--redirect-uri", required=True)
+@click.option(
+    "--consumer-id",
+    type=click.UUID,
+    help="The MIS client that uses the connection (verify's urgent.mis_client_id).",
+)
 @json_option
-def create_client(name: str, client_type: str, redirect_uri: str, as_json: bool) -> None:
+def create_client(
+    name: str, client_type: str, redirect_uri: str, consumer_id: UUID | None, as_json: bool
+) -> None:
     """Create a client with one connection; its secret is shown this once."""
-    new = run_admin(lambda admin: admin.create_client(name, client_type, redirect_uri))
+    new = run_admin(lambda admin: admin.create_client(name, client_type, redirect_uri, consumer_id))
     emit(new_client_view(new), as_json)
+
+
+@clients.command("set-consumer")
+@click.argument("client_id", type=click.UUID)
+@click.argument("connection_id", type=click.UUID)
+@click.option("--consumer-id", type=click.UUID, help="The MIS client; leave out to clear it.")
+@json_option
+def set_consumer(
+    client_id: UUID, connection_id: UUID, consumer_id: UUID | None, as_json: bool
+) -> None:
+    """Name the MIS client that uses a connection (verify's urgent.mis_client_id)."""
+    connection = run_admin(
+        lambda admin: admin.set_connection_consumer(client_id, connection_id, consumer_id)
+    )
+    emit(connection_view(connection), as_json)
 
 
 @clients.command("get")

@@ -87,6 +87,12 @@ class AdminStore(Protocol):
         """Store the new secret's hash; None when the client has no such connection."""
         ...
 
+    async def set_connection_consumer(
+        self, client_id: UUID, connection_id: UUID, consumer_id: UUID | None, now: int
+    ) -> ConnectionInfo | None:
+        """Set the connection's consumer client; None when the client has no such connection."""
+        ...
+
     async def users_page(self, page: PageRequest) -> Page[UserRecord]: ...
 
     async def unblock_user(self, user_id: UUID, now: int) -> bool:

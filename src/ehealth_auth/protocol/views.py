@@ -30,6 +30,9 @@ def new_client_view(new: NewClient) -> dict[str, Any]:
         "connection": {
             "id": str(new.connection.id),
             "redirect_uri": new.connection.redirect_uri,
+            "consumer_id": None
+            if new.connection.consumer_id is None
+            else str(new.connection.consumer_id),
             "secret": new.secret,
         },
     }

@@ -257,6 +257,20 @@ class SqlAdminStore(SqlAdminListings):
             ).first()
         return connection_info(row) if row else None
 
+    async def set_connection_consumer(
+        self, client_id: UUID, connection_id: UUID, consumer_id: UUID | None, now: int
+    ) -> ConnectionInfo | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id, connections.c.client_id == client_id)
+                    .values(consumer_id=consumer_id, updated_at=now)
+                    .returning(*CONNECTION_COLUMNS)
+                )
+            ).first()
+        return connection_info(row) if row else None
+
     async def unblock_user(self, user_id: UUID, now: int) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(

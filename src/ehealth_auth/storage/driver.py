@@ -67,6 +67,10 @@ class Driver(DriverConnection, Protocol):
 
     async def close(self) -> None: ...
 
+    def in_use(self) -> int:
+        """How many pooled connections are checked out now (for metrics)."""
+        ...
+
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
@@ -148,6 +152,10 @@ class AsyncpgDriver:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def in_use(self) -> int:
+        pool = self._pool
+        return 0 if pool is None else int(pool.get_size() - pool.get_idle_size())
 
 
 class _SqliteConnection:
@@ -235,6 +243,9 @@ class SqliteDriver:
                 await connection.execute("ROLLBACK")
                 raise
             await connection.execute("COMMIT")
+
+    def in_use(self) -> int:
+        return 0 if self._idle is None else len(self._all) - self._idle.qsize()
 
     async def close(self) -> None:
         for connection in self._all:

@@ -67,3 +67,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+
+
+def display_url(database_url: str) -> str:
+    """The database URL as logs may show it: no user, password or query parameters."""
+    url = async_url(database_url)
+    shown = URL.create(url.get_backend_name(), host=url.host, port=url.port, database=url.database)
+    return shown.render_as_string(hide_password=True)

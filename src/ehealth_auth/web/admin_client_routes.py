@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.errors import CAST_UUID, REQUIRED, InvalidCollector
 from ehealth_auth.protocol.views import (
     client_type_view,
     client_view,
+    connection_view,
     new_client_view,
     new_secret_view,
 )
 from ehealth_auth.web import schemas as s
-from ehealth_auth.web.admin_http import list_query, ok, ok_page, path_uuid, read_text_fields
+from ehealth_auth.web.admin_http import (
+    list_query,
+    ok,
+    ok_page,
+    optional_uuid,
+    path_uuid,
+    read_text_fields,
+)
+from ehealth_auth.web.body import read_json_object
 from ehealth_auth.web.operations import PAGE_PARAMS, Operation, path_id
 
 CLIENT_NOT_FOUND = "Client not found."
 _BODY_ERRORS = (400, 409, 413, 415, 422)
+_CONSUMER = "The MIS client that uses this connection (verify's urgent.mis_client_id)."
+
+
+def _consumer_field(params: dict[str, Any]) -> UUID | None:
+    """`consumer_id` must be given: a UUID string, or null to clear it."""
+    path = "$.connection.consumer_id"
+    if "consumer_id" not in params:
+        collector = InvalidCollector()
+        collector.add(path, REQUIRED)
+        collector.raise_if_any()
+    value = params["consumer_id"]
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        collector = InvalidCollector()
+        collector.add(path, CAST_UUID)
+        collector.raise_if_any()
+    return optional_uuid(path, value)
 
 
 class ClientRoutes:
@@ -38,10 +69,14 @@ class ClientRoutes:
 
     async def create_client(self, request: Request) -> Response:
         fields = await read_text_fields(
-            request, self._max_body_bytes, "client", ("name", "client_type", "redirect_uri")
+            request,
+            self._max_body_bytes,
+            "client",
+            ("name", "client_type", "redirect_uri", "consumer_id"),
         )
+        consumer_id = optional_uuid("$.client.consumer_id", fields["consumer_id"])
         new = await self._admin.create_client(
-            fields["name"], fields["client_type"], fields["redirect_uri"]
+            fields["name"], fields["client_type"], fields["redirect_uri"], consumer_id
         )
         return ok(request, new_client_view(new), 201)
 
@@ -71,6 +106,16 @@ class ClientRoutes:
         connection_id = path_uuid(request, "connection_id", "Connection not found.")
         new = await self._admin.rotate_connection_secret(client_id, connection_id)
         return ok(request, new_secret_view(new))
+
+    async def set_consumer(self, request: Request) -> Response:
+        client_id = path_uuid(request, "client_id", "Connection not found.")
+        connection_id = path_uuid(request, "connection_id", "Connection not found.")
+        params = await read_json_object(request, self._max_body_bytes, "connection")
+        consumer_id = _consumer_field(params)
+        connection = await self._admin.set_connection_consumer(
+            client_id, connection_id, consumer_id
+        )
+        return ok(request, connection_view(connection))
 
     def operations(self) -> list[Operation]:
         client = path_id("client_id", "client")
@@ -119,11 +164,12 @@ class ClientRoutes:
                         "name": s.STRING,
                         "client_type": {**s.STRING, "description": "Name of a client type."},
                         "redirect_uri": {**s.STRING, "description": "Absolute http(s) URI."},
+                        "consumer_id": {**s.NULLABLE_UUID, "description": _CONSUMER},
                     },
                     ["name", "client_type", "redirect_uri"],
                 ),
                 description="The answer carries the connection's secret: the only time it is "
-                "shown. An unknown client type is a 404.",
+                "shown. An unknown client type or consumer client is a 404.",
             ),
             Operation(
                 "GET",
@@ -198,5 +244,24 @@ class ClientRoutes:
                 (client, path_id("connection_id", "connection")),
                 description="The old secret stops working at once; tokens already issued stay "
                 "valid. The answer is the only time the new secret is shown.",
+            ),
+            Operation(
+                "PATCH",
+                "/admin/clients/{client_id}/connections/{connection_id}",
+                self.set_consumer,
+                "setConnectionConsumer",
+                "Set (or clear, with null) the MIS client that uses a connection",
+                "clients",
+                200,
+                s.envelope(s.CONNECTION),
+                (*_BODY_ERRORS, 404),
+                (client, path_id("connection_id", "connection")),
+                body=s.request_body(
+                    "connection",
+                    {"consumer_id": {**s.NULLABLE_UUID, "description": _CONSUMER}},
+                    ["consumer_id"],
+                ),
+                description="Verify answers this client as `urgent.mis_client_id` for the tokens "
+                "issued through the connection. An unknown consumer client is a 404.",
             ),
         ]

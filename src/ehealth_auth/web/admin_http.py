@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin.queries import ListQuery, parse_list_query
-from ehealth_auth.protocol.errors import CAST_STRING, InvalidCollector, NotFoundError
+from ehealth_auth.protocol.errors import CAST_STRING, CAST_UUID, InvalidCollector, NotFoundError
 from ehealth_auth.protocol.paging import Page
 from ehealth_auth.protocol.validation import parse_uuid
 from ehealth_auth.protocol.views import paging_view
@@ -49,6 +49,18 @@ async def read_text_fields(
             collector.add(f"$.{key}.{name}", CAST_STRING)
     collector.raise_if_any()
     return values
+
+
+def optional_uuid(path: str, value: str) -> UUID | None:
+    """A UUID field that may be blank or null (None); any other non-UUID fails with `cast`."""
+    if not value.strip():
+        return None
+    parsed = parse_uuid(value.strip())
+    if parsed is None:
+        collector = InvalidCollector()
+        collector.add(path, CAST_UUID)
+        collector.raise_if_any()
+    return parsed
 
 
 def list_query(request: Request, *uuid_filters: str) -> ListQuery:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ehealth_auth.observability import Metrics
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.errors import (
     MethodNotAllowedError,
@@ -26,6 +27,7 @@ from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin_user_routes import UserRoutes
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
+from ehealth_auth.web.health_routes import HealthRoutes, Readiness
 from ehealth_auth.web.oauth_routes import (
     IntrospectionRoute,
     MetadataRoute,
@@ -55,16 +57,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render_error(request, error, headers)
 
 
+async def _always_ready() -> str | None:
+    return None
+
+
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     return render_error(request, exc)
 
 
-def _route(path: str, operations: Sequence[Operation], guard: AdminGuard) -> Route:
+def _handler(op: Operation, guards: Mapping[str, AdminGuard]) -> Endpoint:
+    if not op.admin:
+        return op.endpoint
+    changes = op.method not in ("GET", "HEAD")
+    return guards[op.keys].protect(op.endpoint, op.operation_id if changes else None)
+
+
+def _route(path: str, operations: Sequence[Operation], guards: Mapping[str, AdminGuard]) -> Route:
     """One route per path, so that a wrong method is a 405 that lists every allowed one."""
-    handlers: dict[str, Endpoint] = {
-        op.method: guard.protect(op.endpoint) if op.admin else op.endpoint for op in operations
-    }
+    handlers: dict[str, Endpoint] = {op.method: _handler(op, guards) for op in operations}
     if len(handlers) == 1:
         [(method, endpoint)] = handlers.items()
         return Route(path, endpoint, methods=[method])
@@ -86,8 +97,13 @@ def create_app(
     flow: AuthorizationFlow | None = None,
     oauth: StandardOAuth | None = None,
     issuer: str = "",
+    readiness: Readiness | None = None,
+    metrics: Metrics | None = None,
+    metrics_keys: Iterable[str] = (),
+    log_health_requests: bool = False,
 ) -> Starlette:
     docs = DocsRoutes()
+    admin_keys = list(admin_keys)
     guard = AdminGuard(admin_keys)
     verify = VerifyRoute(verifier).operation()
     standard: list[Operation] = []
@@ -100,6 +116,7 @@ def create_app(
             # Introspection by the gateway admits exactly the keys verify admits.
             IntrospectionRoute(oauth, guard.admits, max_body_bytes).operation(),
         ]
+    metrics = metrics or Metrics()
     operations = [
         verify,
         TokenRoute(token_endpoint, max_body_bytes, form).operation(),
@@ -108,13 +125,15 @@ def create_app(
         *UserRoutes(admin, max_body_bytes).operations(),
         *TokenAdminRoutes(admin).operations(),
         *(flow_operations(flow, max_body_bytes) if flow is not None else ()),
+        *HealthRoutes(readiness or _always_ready, metrics).operations(),
         *docs.operations(),
     ]
     docs.publish(operations)
     by_path: dict[str, list[Operation]] = {}
     for op in operations:
         by_path.setdefault(op.path, []).append(op)
-    routes = [_route(path, ops, guard) for path, ops in by_path.items()]
+    guards = {"admin": guard, "metrics": AdminGuard([*admin_keys, *metrics_keys])}
+    routes = [_route(path, ops, guards) for path, ops in by_path.items()]
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -123,7 +142,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestContextMiddleware),
+            Middleware(RequestContextMiddleware, metrics=metrics, log_health=log_health_requests),
             # The gateway's verify call, by far the most frequent, skips the router.
             Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
         ],

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from starlette.requests import Request
 
+from ehealth_auth.logs import note_client
 from ehealth_auth.protocol.errors import InvalidClientError, RequestMalformedError
 from ehealth_auth.protocol.oauth.client_auth import ClientAuthenticator
 
@@ -109,6 +110,7 @@ class ClientAuthentication:
         endpoint's grants in their own read, or `verified_client`) and raises
         InvalidClientError when they do not hold. Every client authentication passes here."""
         credentials = client_credentials(request.headers.get("authorization"), form)
+        note_client(credentials.client_id)
         try:
             return await action(credentials)
         except InvalidClientError as error:

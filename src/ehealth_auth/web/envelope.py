@@ -11,6 +11,7 @@ from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ehealth_auth.logs import note_error
 from ehealth_auth.protocol.errors import ServiceError, ValidationError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -112,5 +113,6 @@ def error_body(error: ServiceError) -> dict[str, Any]:
 def render_error(
     request: Request, error: ServiceError, headers: Mapping[str, str] | None = None
 ) -> Response:
+    note_error(error)  # the access line says why the request was refused
     body = {"meta": _meta(request, error.status, "object"), "error": error_body(error)}
     return _response(request, error.status, body, {**error.headers, **(headers or {})})

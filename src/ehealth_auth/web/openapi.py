@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ehealth_auth import __version__
+from ehealth_auth.protocol.errors import NotFoundError
 from ehealth_auth.web import schemas as s
-from ehealth_auth.web.docs_page import render_docs
-from ehealth_auth.web.operations import REQUEST_ID, Answer, Header, Operation
+from ehealth_auth.web.docs_page import ASSETS, CONTENT_SECURITY_POLICY, asset, render_docs
+from ehealth_auth.web.operations import REQUEST_ID, Answer, Header, Operation, Param
 
 _ERRORS = {
     400: "Request body is not JSON, not an object, or lacks the object it must wrap "
@@ -26,6 +27,7 @@ _ERRORS = {
     415: "Content type other than application/json (`content_type_invalid`).",
     422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
     429: "Too many failed attempts (`too_many_requests`); Retry-After tells when to try again.",
+    503: "The service cannot serve now (`service_unavailable`); Retry-After tells when to retry.",
 }
 _RETRY_AFTER = Header(
     "Retry-After",
@@ -40,6 +42,7 @@ _WWW_AUTHENTICATE = Header(
 _ERROR_HEADERS: dict[int, tuple[Header, ...]] = {
     401: (_WWW_AUTHENTICATE,),
     429: (_RETRY_AFTER,),
+    503: (_RETRY_AFTER,),
 }
 
 _DESCRIPTION = (
@@ -67,6 +70,7 @@ _TAGS = [
     {"name": "clients", "description": "OAuth clients (MSPs) and their connections."},
     {"name": "users", "description": "Users and their logout."},
     {"name": "approvals", "description": "Users' approvals of clients."},
+    {"name": "operations", "description": "Health probes and metrics for operators."},
     {"name": "docs", "description": "This documentation."},
 ]
 
@@ -211,22 +215,33 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
 
 
 class DocsRoutes:
-    """/openapi.json and /docs, rendered once from the declarations of every route."""
+    """/openapi.json, rendered once from the declarations of every route, and /docs, Swagger UI
+    over it with assets the service serves itself."""
 
     def __init__(self) -> None:
         self._json = b"{}"
-        self._html = ""
 
     def publish(self, operations: Sequence[Operation]) -> None:
-        document = build_document(operations)
-        self._json = orjson.dumps(document)
-        self._html = render_docs(document)
+        self._json = orjson.dumps(build_document(operations))
 
     async def openapi(self, _request: Request) -> Response:
         return Response(self._json, media_type="application/json")
 
     async def docs(self, _request: Request) -> Response:
-        return HTMLResponse(self._html)
+        return HTMLResponse(
+            render_docs("ehealth-auth", __version__),
+            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
+        )
+
+    async def docs_asset(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:
+            raise NotFoundError()
+        return Response(
+            asset(name),
+            media_type=ASSETS[name],
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     def operations(self) -> list[Operation]:
         return [
@@ -252,5 +267,27 @@ class DocsRoutes:
                 {"type": "string"},
                 admin=False,
                 media_type="text/html",
+                description="Swagger UI over /openapi.json; every asset comes from this service.",
+            ),
+            Operation(
+                "GET",
+                "/docs/assets/{name}",
+                self.docs_asset,
+                "getDocsAsset",
+                "A file of the documentation page (Swagger UI's script and style)",
+                "docs",
+                200,
+                {"type": "string"},
+                (404,),
+                (
+                    Param(
+                        "name",
+                        "path",
+                        "The file's name.",
+                        {"type": "string", "enum": sorted(ASSETS)},
+                    ),
+                ),
+                admin=False,
+                media_type="application/octet-stream",
             ),
         ]

@@ -97,6 +97,9 @@ class Operation:
     other_bodies: tuple[tuple[str, Schema], ...] = ()  # more (media type, schema) of the body
     headers: tuple[Header, ...] = ()
     answers: tuple[Answer, ...] = ()
+    # Which keys an admin operation takes: "admin" (EHEALTH_AUTH_ADMIN_KEYS) or "metrics"
+    # (those and EHEALTH_AUTH_METRICS_KEYS).
+    keys: Literal["admin", "metrics"] = "admin"
 
     @property
     def error_statuses(self) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""Request id (CONTRACT §1), access log without secrets, and the last-resort 500 answer."""
+"""Request id (CONTRACT §1), access log and request metrics without secrets, and the
+last-resort 500 answer."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ehealth_auth.logs import request_id_var
+from ehealth_auth.logs import access_log, error_log, request_id_var, request_notes_var
+from ehealth_auth.observability import Metrics
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.web.envelope import render_error
 
-access_log = logging.getLogger("ehealth_auth.access")
-error_log = logging.getLogger("ehealth_auth.error")
-
 # Paths that carry a token: the gateway's verify call. Only the redacted form is ever logged.
 _TOKEN_IN_PATH = re.compile(r"^(/admin/tokens/)[^/]+(/verify)$")
+# Set by a handler that answers ahead of the router (VerifyLane): the route template it served.
+ROUTE_KEY = "ehealth_auth.route"
+HEALTH_PREFIX = "/health/"
+UNMATCHED = "unmatched"
 
 
 def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
@@ -37,9 +41,24 @@ def loggable_path(path: str) -> str:
     return _TOKEN_IN_PATH.sub(r"\1[REDACTED]\2", path)
 
 
+def route_template(scope: Scope) -> str:
+    """The route's template (`/admin/clients/{client_id}`), never the raw path: metric labels
+    stay few and carry no token."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    served = scope.get(ROUTE_KEY)
+    return served if isinstance(served, str) else UNMATCHED
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None = None, log_health: bool = False
+    ) -> None:
         self.app = app
+        self._metrics = metrics
+        self._log_health = log_health
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +67,8 @@ class RequestContextMiddleware:
         rid = incoming_request_id(scope["headers"])
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
+        notes: dict[str, Any] = {}
+        notes_token = request_notes_var.set(notes)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -65,17 +86,32 @@ class RequestContextMiddleware:
             # Internals go to the log with the request id, never to the client.
             error_log.exception("unhandled error", extra={"path": loggable_path(scope["path"])})
             status = 500
+            if self._metrics is not None:
+                self._metrics.unhandled_errors.inc()
             if not response_started:
                 await render_error(Request(scope), ServiceError())(scope, receive, send)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": loggable_path(scope["path"]),
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                )
+            self._finish(scope, status, time.perf_counter() - started, notes)
+            request_notes_var.reset(notes_token)
             request_id_var.reset(token)
+
+    def _finish(self, scope: Scope, status: int, seconds: float, notes: dict[str, Any]) -> None:
+        route = route_template(scope)
+        error = notes.get("error")
+        if self._metrics is not None:
+            error_type = error.get("type") if isinstance(error, dict) else None
+            self._metrics.observe_request(route, scope["method"], status, seconds, error_type)
+        if scope["path"].startswith(HEALTH_PREFIX) and not self._log_health:
+            return
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": loggable_path(scope["path"]),
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    **notes,
+                },
+            )

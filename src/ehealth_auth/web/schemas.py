@@ -229,6 +229,7 @@ NEW_CLIENT = obj(
             {
                 "id": UUID,
                 "redirect_uri": STRING,
+                "consumer_id": NULLABLE_UUID,
                 "secret": {"type": "string", "description": "Shown this once, never again."},
             }
         ),

@@ -8,6 +8,7 @@ import dataclasses
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ehealth_auth.logs import note_client
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.views import issued_token_view
@@ -117,6 +118,7 @@ class TokenRoute:
         # Token responses, errors included, must never be cached (RFC 6749 §5.1).
         try:
             params = await read_json_object(request, self._max_body_bytes, "token", media_type)
+            note_client(params.get("client_id"))
             issued = await self._endpoint.handle(params)
         except ServiceError as error:
             return render_error(request, error, NO_STORE)

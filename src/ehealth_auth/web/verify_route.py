@@ -13,11 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ehealth_auth.logs import note
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.protocol.views import issued_token_view
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.envelope import NO_STORE, render_data
 from ehealth_auth.web.operations import Endpoint, Operation, Param
+from ehealth_auth.web.request_context import ROUTE_KEY
 
 PATH = "/admin/tokens/{value}/verify"
 _PATH = re.compile(r"^/admin/tokens/([^/]+)/verify$")
@@ -30,6 +32,7 @@ class VerifyRoute:
     async def handle(self, request: Request) -> Response:
         verified = await self._verifier.verify(request.path_params["value"])
         mis_client_id = verified.mis_client_id
+        note(client_id=verified.token.details.get("client_id"))
         return render_data(
             request,
             200,
@@ -78,6 +81,7 @@ class VerifyLane:
             match = _PATH.match(scope["path"])
             if match is not None:
                 scope["path_params"] = {"value": match.group(1)}
+                scope[ROUTE_KEY] = PATH
                 response = await self._endpoint(Request(scope, receive))
                 await response(scope, receive, send)
                 return

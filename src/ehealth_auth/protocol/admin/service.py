@@ -12,6 +12,7 @@ from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH, FieldChecks
 from ehealth_auth.protocol.admin_ports import AdminStore
 from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.errors import NotFoundError, Rule
+from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.paging import Page, PageRequest
@@ -57,7 +58,9 @@ class AdminService:
         passwords: PasswordHasher,
         clock: Clock,
         policy: TokenPolicy,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._store = store
         self._hasher = hasher
         self._passwords = passwords
@@ -80,7 +83,10 @@ class AdminService:
 
     # --------------------------------------------------------------------------------- clients
 
-    async def create_client(self, name: str, client_type: str, redirect_uri: str) -> NewClient:
+    async def create_client(
+        self, name: str, client_type: str, redirect_uri: str, consumer_id: UUID | None = None
+    ) -> NewClient:
+        """`consumer_id` names the MIS client behind the connection (verify's mis_client_id)."""
         checks = FieldChecks("client")
         name = checks.required("name", name, NAME_MAX_LENGTH)
         client_type = checks.required("client_type", client_type)
@@ -89,6 +95,7 @@ class AdminService:
         kind = await self._store.client_type_by_name(client_type)
         if kind is None:
             raise NotFoundError(f"Client type {client_type!r} not found.")
+        await self._consumer_exists(consumer_id)
         client = ClientRecord(uuid.uuid4(), name, kind.id, is_blocked=False)
         secret = secrets.token_urlsafe(SECRET_BYTES)
         connection = ConnectionRecord(
@@ -96,9 +103,26 @@ class AdminService:
             client_id=client.id,
             secret_hash=self._hasher.digest(secret),
             redirect_uri=redirect_uri,
+            consumer_id=consumer_id,
         )
         await self._store.add_client(client, connection, self._clock.now())
         return NewClient(client, kind, connection, secret)
+
+    async def _consumer_exists(self, consumer_id: UUID | None) -> None:
+        if consumer_id is not None and await self._store.client(consumer_id) is None:
+            raise NotFoundError("Consumer client not found.")
+
+    async def set_connection_consumer(
+        self, client_id: UUID, connection_id: UUID, consumer_id: UUID | None
+    ) -> ConnectionInfo:
+        """Name (or, with None, forget) the MIS client that uses a connection."""
+        await self._consumer_exists(consumer_id)
+        connection = await self._store.set_connection_consumer(
+            client_id, connection_id, consumer_id, self._clock.now()
+        )
+        if connection is None:
+            raise NotFoundError("Connection not found.")
+        return connection
 
     async def has_clients(self) -> bool:
         return await self._store.client_count() > 0
@@ -127,7 +151,26 @@ class AdminService:
     async def deactivate_client_tokens(self, client_id: UUID) -> int:
         if await self._store.client(client_id) is None:
             raise NotFoundError("Client not found.")
-        return await self._store.revoke_client_tokens(client_id, self._clock.now())
+        count = await self._store.revoke_client_tokens(client_id, self._clock.now())
+        self._revoked("deactivate_client_tokens", count, client_id=client_id)
+        return count
+
+    def _revoked(
+        self,
+        action: str,
+        count: int | None,
+        *,
+        client_id: UUID | None = None,
+        user_id: UUID | None = None,
+    ) -> None:
+        event = Event(
+            TokenEvent.REVOKED_BY_OPERATOR,
+            client_id=client_id,
+            user_id=user_id,
+            count=count,
+            action=action,
+        )
+        self._events.emit(event)
 
     async def rotate_connection_secret(self, client_id: UUID, connection_id: UUID) -> NewSecret:
         """Replace a connection's secret: the old one stops working at once, tokens stay."""
@@ -181,6 +224,7 @@ class AdminService:
         """Block the user and revoke all their tokens (CONTRACT §5)."""
         if not await self._store.block_user(user_id, self._clock.now()):
             raise NotFoundError("User not found.")
+        self._revoked("block_user", None, user_id=user_id)
         return await self.get_user(user_id)
 
     async def unblock_user(self, user_id: UUID) -> UserRecord:
@@ -194,7 +238,9 @@ class AdminService:
         await self.get_user(user_id)
         if client_id is not None and await self._store.client(client_id) is None:
             raise NotFoundError("Client not found.")
-        return await self._store.revoke_user_tokens(user_id, client_id, self._clock.now())
+        count = await self._store.revoke_user_tokens(user_id, client_id, self._clock.now())
+        self._revoked("logout_user", count, client_id=client_id, user_id=user_id)
+        return count
 
     # ------------------------------------------------------------------------------- approvals
 
@@ -213,11 +259,13 @@ class AdminService:
     async def delete_approval(self, user_id: UUID, client_id: UUID) -> None:
         if not await self._store.delete_approval(user_id, client_id, self._clock.now()):
             raise NotFoundError("Approval not found.")
+        self._revoked("delete_approval", None, client_id=client_id, user_id=user_id)
 
     async def delete_approval_by_id(self, approval_id: UUID) -> None:
         """Delete the approval and revoke that user's tokens for that client (CONTRACT §5)."""
         if not await self._store.delete_approval_by_id(approval_id, self._clock.now()):
             raise NotFoundError("Approval not found.")
+        self._revoked("delete_approval", None)
 
     # ---------------------------------------------------------------------------------- tokens
 
@@ -262,4 +310,5 @@ class AdminService:
         token = await self._store.revoke_token(token_id, self._clock.now())
         if token is None:
             raise NotFoundError("Token not found.")
+        self._revoked("revoke_token", 1, client_id=token.client_id, user_id=token.user_id)
         return token

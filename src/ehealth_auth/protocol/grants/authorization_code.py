@@ -29,6 +29,7 @@ from ehealth_auth.protocol.errors import (
     TokenNotFoundError,
     UserBlockedError,
 )
+from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.flow_ports import CodeStore, StoredCode
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.ports import Clock, SecretHasher
@@ -67,12 +68,18 @@ class AuthorizationCodeGrant:
     grant_type = "authorization_code"
 
     def __init__(
-        self, store: CodeStore, hasher: SecretHasher, clock: Clock, policy: TokenPolicy
+        self,
+        store: CodeStore,
+        hasher: SecretHasher,
+        clock: Clock,
+        policy: TokenPolicy,
+        events: Events = NO_EVENTS,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
+        self._events = events
 
     async def handle(
         self, params: Mapping[str, object], requested_scope: str | None = None
@@ -116,6 +123,7 @@ class AuthorizationCodeGrant:
             code.id, self._clock.now_ms(), refresh.record, access.record
         ):
             await self._reused(code)
+        self._events.emit(Event(TokenEvent.ISSUED, self.grant_type, valid.client_id))
         # The answer shows the new refresh token; the stored access token's details never do.
         details = {**access.issued.details, "refresh_token": refresh.issued.value}
         return dataclasses.replace(access.issued, details=details)
@@ -155,5 +163,9 @@ class AuthorizationCodeGrant:
         return ValidExchange(client_id, context.connection_id, code, now)
 
     async def _reused(self, code: StoredCode) -> NoReturn:
-        await self._store.revoke_family(code.family_id, self._clock.now())
+        revoked = await self._store.revoke_family(code.family_id, self._clock.now())
+        for kind, count in ((TokenEvent.CODE_REPLAYED, 1), (TokenEvent.FAMILY_REVOKED, revoked)):
+            self._events.emit(
+                Event(kind, self.grant_type, code.client_id, code.user_id, code.family_id, count)
+            )
         raise AccessDeniedError(ALREADY_USED)

@@ -23,6 +23,7 @@ from ehealth_auth.protocol.errors import (
     TooManyRequestsError,
     UserBlockedError,
 )
+from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.flow_ports import (
     ClientDirectory,
     LoginThrottle,
@@ -70,7 +71,9 @@ class PasswordGrant:
         passwords: PasswordHasher,
         clock: Clock,
         policy: LoginPolicy,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._clients = clients
         self._users = users
         self._tokens = tokens
@@ -106,6 +109,7 @@ class PasswordGrant:
             details={"client_id": str(client.id), "grant_type": self.grant_type, "scope": scope},
         )
         await self._tokens.add_token(minted.record)
+        self._events.emit(Event(TokenEvent.ISSUED, self.grant_type, client.id, user_id))
         return minted.issued
 
     async def verify_credentials(self, email: str, password: str) -> UUID:

@@ -31,6 +31,7 @@ from ehealth_auth.protocol.errors import (
     TokenNotFoundError,
     UserBlockedError,
 )
+from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.ports import (
     Clock,
@@ -69,12 +70,14 @@ class RefreshTokenGrant:
         clock: Clock,
         policy: TokenPolicy,
         cipher: SuccessorCipher,
+        events: Events = NO_EVENTS,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
         self._cipher = cipher
+        self._events = events
 
     async def handle(
         self, params: Mapping[str, object], requested_scope: str | None = None
@@ -84,12 +87,19 @@ class RefreshTokenGrant:
         if valid.token.retired_at_ms is None:
             issued = await self._refresh(valid)
             if issued is not None:
+                self._refreshed(valid)
                 return issued
             if not self._policy.reuse_grace:
                 raise InvalidGrantError(ALREADY_USED)
             # Lost a race with grace on: read what the winner left, to answer as a retry.
             valid = await self.validate(params, requested_scope)
-        return await self._answer_retired(valid, arrived_ms)
+        issued = await self._answer_retired(valid, arrived_ms)
+        self._refreshed(valid)
+        return issued
+
+    def _refreshed(self, valid: ValidRefresh) -> None:
+        self._events.emit(Event(TokenEvent.ISSUED, self.grant_type, valid.client_id))
+        self._events.emit(Event(TokenEvent.REFRESHED, self.grant_type, valid.client_id))
 
     async def validate(
         self, params: Mapping[str, object], requested_scope: str | None = None
@@ -158,7 +168,10 @@ class RefreshTokenGrant:
             access.record,
             revoke_earlier_access=revoke_earlier,
         )
-        return _with_refresh_token(access.issued, successor.issued.value) if won else None
+        if not won:
+            return None
+        self._events.emit(Event(TokenEvent.ROTATED, self.grant_type, valid.client_id))
+        return _with_refresh_token(access.issued, successor.issued.value)
 
     async def _answer_retired(self, valid: ValidRefresh, arrived_ms: int) -> IssuedToken:
         token = valid.token
@@ -177,7 +190,21 @@ class RefreshTokenGrant:
         raced = arrived_ms <= retired_at_ms + self._policy.race_window_ms
         if not in_grace and not raced:
             # Presented after it was retired: the token leaked. Kill the whole family.
-            await self._store.revoke_family(token.family_id, valid.now)
+            revoked = await self._store.revoke_family(token.family_id, valid.now)
+            for kind, count in (
+                (TokenEvent.REUSE_DETECTED, 1),
+                (TokenEvent.FAMILY_REVOKED, revoked),
+            ):
+                self._events.emit(
+                    Event(
+                        kind,
+                        self.grant_type,
+                        valid.client_id,
+                        token.user_id,
+                        token.family_id,
+                        count,
+                    )
+                )
         raise InvalidGrantError(ALREADY_USED)
 
     def _mint_access(self, valid: ValidRefresh) -> MintedToken:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ehealth_auth.logs import noting_errors
 from ehealth_auth.protocol import redirect_uri as redirects
 from ehealth_auth.protocol.approvals import SCOPE_NOT_ALLOWED
 from ehealth_auth.protocol.authorize import (
@@ -108,14 +109,16 @@ class AuthorizePages:
         if isinstance(checked, Response):
             return checked
         try:
-            issued = await self._login.handle(
-                {
-                    "grant_type": "password",
-                    "email": params.get("email", ""),
-                    "password": params.get("password", ""),
-                    "client_id": params["client_id"],
-                    "scope": APP_AUTHORIZE,
-                }
+            issued = await noting_errors(
+                self._login.handle(
+                    {
+                        "grant_type": "password",
+                        "email": params.get("email", ""),
+                        "password": params.get("password", ""),
+                        "client_id": params["client_id"],
+                        "scope": APP_AUTHORIZE,
+                    }
+                )
             )
         except TooManyRequestsError as error:
             minutes = str(-(-error.retry_after // 60))
