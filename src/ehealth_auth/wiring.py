@@ -33,6 +33,7 @@ from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.login_store import SqlLoginStore
+from ehealth_auth.storage.outage import OutageMonitor
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_store import SqlVerifyStore
@@ -76,6 +77,7 @@ class Services:
     login: PasswordGrant
     authorizer: AppAuthorizer
     server_key: bytes
+    outage: OutageMonitor
 
     async def close(self) -> None:
         await self.driver.close()
@@ -83,8 +85,11 @@ class Services:
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    engine = create_engine(settings.database_url, pool_size=ENGINE_POOL_SIZE)
-    driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE)
+    outage = OutageMonitor()
+    engine = create_engine(
+        settings.database_url, pool_size=ENGINE_POOL_SIZE, on_connect=outage.recovered
+    )
+    driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE, outage=outage)
     server_key = settings.secret_key.get_secret_value().encode()
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
@@ -120,6 +125,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         login=login,
         authorizer=authorizer,
         server_key=server_key,
+        outage=outage,
     )
 
 
@@ -146,6 +152,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,
         flow=flow,
+        translate_error=ready.outage.translate,
     )
 
 

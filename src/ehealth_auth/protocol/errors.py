@@ -171,6 +171,34 @@ class TooManyRequestsError(ServiceError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RequestTimeoutError(ServiceError):
+    """The request's body did not arrive in time (CONTRACT §7); the connection is closed."""
+
+    status = 408
+    type = "request_timeout"
+    default_message = "The request did not arrive in time."
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
+class ServiceUnavailableError(ServiceError):
+    """The database cannot be reached (CONTRACT §7); nothing was changed by this answer."""
+
+    status = 503
+    type = "service_unavailable"
+    default_message = "The service is temporarily unavailable. Try again later."
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ValidationError(ServiceError):
     status = 422
     type = "validation_failed"

@@ -28,7 +28,7 @@ from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
-from ehealth_auth.web.request_context import RequestContextMiddleware
+from ehealth_auth.web.request_context import ErrorTranslator, RequestContextMiddleware
 from ehealth_auth.web.token_routes import TokenRoute
 from ehealth_auth.web.verify_route import VerifyLane, VerifyRoute
 
@@ -77,6 +77,7 @@ def create_app(
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
     flow: AuthorizationFlow | None = None,
+    translate_error: ErrorTranslator | None = None,
 ) -> Starlette:
     docs = DocsRoutes()
     verify = VerifyRoute(verifier).operation()
@@ -103,7 +104,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestContextMiddleware),
+            Middleware(RequestContextMiddleware, translate_error=translate_error),
             # The gateway's verify call, by far the most frequent, skips the router.
             Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
         ],

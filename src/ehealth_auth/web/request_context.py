@@ -1,4 +1,5 @@
-"""Request id (CONTRACT §1), access log without secrets, and the last-resort 500 answer."""
+"""Request id (CONTRACT §1), access log without secrets, and the last-resort answer: 503 when
+the storage layer says the database cannot be reached (CONTRACT §7), else 500."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +20,9 @@ access_log = logging.getLogger("ehealth_auth.access")
 error_log = logging.getLogger("ehealth_auth.error")
 
 # Paths that carry a token: the gateway's verify call. Only the redacted form is ever logged.
+# Maps an unhandled exception to the answer it deserves (e.g. 503), or None for a 500.
+ErrorTranslator = Callable[[Exception], ServiceError | None]
+
 _TOKEN_IN_PATH = re.compile(r"^(/admin/tokens/)[^/]+(/verify)$")
 
 
@@ -38,8 +43,9 @@ def loggable_path(path: str) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, translate_error: ErrorTranslator | None = None) -> None:
         self.app = app
+        self.translate_error = translate_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,12 +67,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
-            # Internals go to the log with the request id, never to the client.
-            error_log.exception("unhandled error", extra={"path": loggable_path(scope["path"])})
-            status = 500
+        except Exception as exc:
+            answer = self.translate_error(exc) if self.translate_error is not None else None
+            if answer is None:
+                # Internals go to the log with the request id, never to the client.
+                error_log.exception("unhandled error", extra={"path": loggable_path(scope["path"])})
+                answer = ServiceError()
+            status = answer.status
             if not response_started:
-                await render_error(Request(scope), ServiceError())(scope, receive, send)
+                await render_error(Request(scope), answer)(scope, receive, send)
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
