@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from ehealth_auth.settings import Settings
@@ -47,11 +46,13 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 async def outage(pg_url: str) -> AsyncIterator[Outage]:
     with postgres_proxy(pg_url) as proxy:
-        settings = Settings(
-            database_url=proxy.url,
-            secret_key=SecretStr(TEST_SECRET_KEY),
-            admin_keys=(SecretStr(ADMIN_KEY),),
-            **CHEAP_PASSWORD_HASHING,
+        settings = Settings.model_validate(
+            {
+                "database_url": proxy.url,
+                "secret_key": TEST_SECRET_KEY,
+                "admin_keys": ADMIN_KEY,
+                **CHEAP_PASSWORD_HASHING,
+            }
         )
         services = build_services(settings)
         world = await seed_world(services.admin)
