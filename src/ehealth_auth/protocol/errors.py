@@ -35,6 +35,9 @@ REQUIRED = Rule("required", "can't be blank")
 CAST_STRING = Rule("cast", "is invalid", ("string",))
 CAST_INTEGER = Rule("cast", "is invalid", ("integer",))
 CAST_UUID = Rule("cast", "is invalid", ("uuid",))
+# U+0000 cannot be stored by PostgreSQL, and no control character belongs in an identifier,
+# a name, an email address, a URI, a scope or a secret: such text is refused at validation.
+CONTROL_CHARACTERS = Rule("format", "must not contain control characters")
 QUERY_PARAMETER = "query_parameter"
 
 
