@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     max_body_bytes: int = Field(default=65_536, gt=0)
+    # Slow clients (seconds): headers, then the body, must arrive in time or get a 408.
+    request_header_timeout: float = Field(default=10.0, gt=0)
+    request_body_timeout: float = Field(default=10.0, gt=0)
+    # SIGTERM: requests in flight get this long to finish before the server exits.
+    shutdown_timeout: int = Field(default=30, ge=0)
     log_level: str = "INFO"
 
     @field_validator("admin_keys", mode="before")

@@ -150,6 +150,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         verifier=ready.verifier,
         admin_keys=[key.get_secret_value() for key in settings.admin_keys],
         max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.request_body_timeout,
         lifespan=lifespan,
         flow=flow,
         translate_error=ready.outage.translate,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import click
-import uvicorn
 
 from ehealth_auth.cli import demo, maintenance, operators
 from ehealth_auth.cli.runner import load_settings
 from ehealth_auth.settings import InsecureSettingsError
 from ehealth_auth.storage import migrate as migrations
 from ehealth_auth.storage.engine import UnsupportedDatabaseError
+from ehealth_auth.web.server import run_server
 
 
 @click.group()
@@ -39,16 +39,7 @@ def serve(host: str, port: int, workers: int) -> None:
         settings.ensure_servable()
     except InsecureSettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    uvicorn.run(
-        "ehealth_auth.wiring:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # ours redacts tokens in paths; uvicorn's would not
-        log_level=settings.log_level.lower(),
-        server_header=False,
-    )
+    run_server(settings, host, port, workers)
 
 
 for _group in operators.GROUPS:

@@ -29,6 +29,7 @@ from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import ErrorTranslator, RequestContextMiddleware
+from ehealth_auth.web.slow_clients import BodyDeadline
 from ehealth_auth.web.token_routes import TokenRoute
 from ehealth_auth.web.verify_route import VerifyLane, VerifyRoute
 
@@ -75,6 +76,7 @@ def create_app(
     verifier: TokenVerifier,
     admin_keys: Iterable[str],
     max_body_bytes: int,
+    body_timeout: float = 10.0,
     lifespan: Lifespan | None = None,
     flow: AuthorizationFlow | None = None,
     translate_error: ErrorTranslator | None = None,
@@ -105,6 +107,7 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(RequestContextMiddleware, translate_error=translate_error),
+            Middleware(BodyDeadline, seconds=body_timeout),
             # The gateway's verify call, by far the most frequent, skips the router.
             Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
         ],
