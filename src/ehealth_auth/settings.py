@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=2_592_000, gt=0)
     code_ttl: int = Field(default=300, gt=0)
     refresh_rotation: Literal["off", "on"] = "off"
-    refresh_reuse_grace: int = Field(default=0, ge=0)
+    # With rotation on: seconds during which the just-retired refresh token is answered as a
+    # retry (with the same successor) rather than as reuse. 30 s covers a response lost to a
+    # restart and the client's retry; docs/failures.md gives the trade-off.
+    refresh_reuse_grace: int = Field(default=30, ge=0)
     refresh_race_window_ms: int = Field(default=500, ge=0)
     refresh_revokes_previous_access: Literal["off", "on"] = "off"
     login_token_ttl: int = Field(default=3_600, gt=0)
