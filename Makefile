@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test fuzz lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ typecheck: install
 
 test: install lint typecheck
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+
+# The long fuzzing run (make test runs the same tier with a few examples per operation).
+fuzz: install
+	EHEALTH_AUTH_FUZZ_EXAMPLES=$${EHEALTH_AUTH_FUZZ_EXAMPLES:-300} $(BIN)/pytest -s -q tests/acceptance/test_fuzz.py
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -23,6 +23,11 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
+def has_inner_control_characters(value: str) -> bool:
+    """Control characters other than the spaces, tabs and line ends around the value."""
+    return has_control_characters(value.strip(_BLANKS))
+
+
 def require_strings(
     params: Mapping[str, object],
     names: Iterable[str],
@@ -46,7 +51,7 @@ def require_strings(
             collector.add(path, REQUIRED)
         elif not isinstance(value, str):
             collector.add(path, CAST_STRING)
-        elif has_control_characters(value.strip(_BLANKS)):
+        elif has_inner_control_characters(value):
             collector.add(path, CONTROL_CHARACTERS)
         else:
             values[name] = value
@@ -56,7 +61,7 @@ def require_strings(
             continue
         if not isinstance(value, str):
             collector.add(f"{prefix}.{name}", CAST_STRING)
-        elif has_control_characters(value.strip(_BLANKS)):
+        elif has_inner_control_characters(value):
             collector.add(f"{prefix}.{name}", CONTROL_CHARACTERS)
         else:
             values[name] = value

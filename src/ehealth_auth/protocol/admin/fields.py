@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from ehealth_auth.protocol import redirect_uri as redirects
 from ehealth_auth.protocol.errors import CONTROL_CHARACTERS, REQUIRED, InvalidCollector, Rule
-from ehealth_auth.protocol.validation import has_control_characters
+from ehealth_auth.protocol.validation import has_control_characters, has_inner_control_characters
 
 NAME_MAX_LENGTH = 255
+_LINE_SPACE = str.maketrans("", "", "\t\r\n")
 EMAIL_MAX_LENGTH = 320
 MIN_PASSWORD_LENGTH = 8
 
@@ -39,18 +40,19 @@ class FieldChecks:
 
     def required(self, field: str, value: str, max_length: int | None = None) -> str:
         """The value without surrounding whitespace; blank values and long ones are invalid."""
-        value = value.strip()
-        if not value:
+        stripped = value.strip()
+        if not stripped:
             self.fail(field, REQUIRED)
-        elif max_length is not None and len(value) > max_length:
+        elif max_length is not None and len(stripped) > max_length:
             self.fail(field, too_long(max_length))
-        elif has_control_characters(value):
+        elif has_inner_control_characters(value):
             self.fail(field, CONTROL_CHARACTERS)
-        return value
+        return stripped
 
     def text(self, field: str, value: str) -> str:
-        """Optional text: blank is allowed, control characters are not."""
-        if has_control_characters(value):
+        """Optional text: blank is allowed, and tabs and line ends anywhere; other control
+        characters are not."""
+        if has_control_characters(value.translate(_LINE_SPACE)):
             self.fail(field, CONTROL_CHARACTERS)
         return value
 
@@ -65,7 +67,7 @@ class FieldChecks:
             self.fail(field, REQUIRED)
         elif len(value) < MIN_PASSWORD_LENGTH:
             self.fail(field, PASSWORD_TOO_SHORT)
-        elif has_control_characters(value):
+        elif has_inner_control_characters(value):
             self.fail(field, CONTROL_CHARACTERS)
         return value
 
