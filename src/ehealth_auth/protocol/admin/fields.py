@@ -43,7 +43,7 @@ class FieldChecks:
         stripped = value.strip()
         if not stripped:
             self.fail(field, REQUIRED)
-        elif max_length is not None and len(stripped) > max_length:
+        elif max_length is not None and len(value) > max_length:  # as sent, as documented
             self.fail(field, too_long(max_length))
         elif has_inner_control_characters(value):
             self.fail(field, CONTROL_CHARACTERS)
