@@ -22,7 +22,8 @@ class BodyDeadline:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # GET and HEAD carry no body here (and verify, the hottest call, is a GET).
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
