@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
+from ehealth_auth.web.server import HeaderDeadlineProtocol, ServerConfig
 from tests.conftest import BACKENDS, create_pg_database, drop_pg_database
 from tests.servers import clean_env, free_port, run_cli, start_server
 from tests.support import TEST_SECRET_KEY, World
@@ -184,3 +186,41 @@ def test_sigterm_lets_a_request_in_flight_finish(
     assert head.startswith(b"HTTP/1.1 422 ")  # answered, not dropped
     assert json.loads(payload)["error"]["type"] == "validation_failed"
     assert server.returncode in (0, -signal.SIGTERM)
+
+
+async def test_the_server_protocol_answers_late_headers_408_and_serves_timely_ones() -> None:
+    """In process: uvicorn with the service's protocol, on a minimal app."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    config = ServerConfig(
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        http=HeaderDeadlineProtocol,
+        header_timeout=0.3,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):  # up to 10 s
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # in time: served, kept alive
+        assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200 ")
+        writer.write(b"GET / HTTP/1.1\r\nHo")  # the next request stalls in its headers
+        late = await asyncio.wait_for(reader.read(), timeout=5)
+        writer.close()
+        head, body = late.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 408 ")
+        assert json.loads(body)["error"]["type"] == "request_timeout"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)
