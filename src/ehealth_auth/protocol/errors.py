@@ -187,7 +187,8 @@ class RequestTimeoutError(ServiceError):
 
 
 class ServiceUnavailableError(ServiceError):
-    """The database cannot be reached (CONTRACT §7); nothing was changed by this answer."""
+    """The database cannot be reached (CONTRACT §7); the client may try again after
+    `Retry-After` seconds."""
 
     status = 503
     type = "service_unavailable"

@@ -27,8 +27,8 @@ _ERRORS = {
     415: "Content type other than application/json (`content_type_invalid`).",
     422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
     429: "Too many failed attempts (`too_many_requests`); Retry-After tells when to try again.",
-    503: "The database cannot be reached (`service_unavailable`); nothing was changed. "
-    "Retry-After tells when to try again.",
+    503: "The database cannot be reached (`service_unavailable`); Retry-After tells when to "
+    "try again.",
 }
 _RETRY_AFTER = Header(
     "Retry-After",
