@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 OIDC_DIR := bench/oidc_provider
 
-.PHONY: install lock run test lint typecheck browser bench bench-tools clean
+.PHONY: install lock run test fuzz lint typecheck browser bench bench-tools clean
 
 # Every package, runtime and dev, comes from the lock file with its hashes checked; the project
 # itself is installed editable without dependencies (its build backend is in the lock too).
@@ -54,6 +54,11 @@ $(CHROMIUM):
 
 test: install browser lint typecheck
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+
+# The long fuzzing run (make test runs the same tier with a few examples per operation).
+fuzz: install
+	EHEALTH_AUTH_FUZZ_EXAMPLES=$${EHEALTH_AUTH_FUZZ_EXAMPLES:-300} $(BIN)/pytest -s -q tests/acceptance/test_fuzz.py
+
 
 # wrk from Debian's package when missing; oidc-provider (a benchmark target only, never the
 # service's) with npm into the bench's own folder, from its lock file.

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=2_592_000, gt=0)
     code_ttl: int = Field(default=300, gt=0)
     refresh_rotation: Literal["off", "on"] = "off"
-    refresh_reuse_grace: int = Field(default=0, ge=0)
+    # With rotation on: seconds during which the just-retired refresh token is answered as a
+    # retry (with the same successor) rather than as reuse. 30 s covers a response lost to a
+    # restart and the client's retry; docs/failures.md gives the trade-off.
+    refresh_reuse_grace: int = Field(default=30, ge=0)
     refresh_race_window_ms: int = Field(default=500, ge=0)
     refresh_revokes_previous_access: Literal["off", "on"] = "off"
     login_token_ttl: int = Field(default=3_600, gt=0)
@@ -48,6 +51,11 @@ class Settings(BaseSettings):
     verify_cache: Literal["off", "on"] = "on"
     verify_cache_max_entries: int = Field(default=20_000, gt=0)
     verify_cache_ttl: int = Field(default=60, gt=0)
+    # Slow clients (seconds): headers, then the body, must arrive in time or get a 408.
+    request_header_timeout: float = Field(default=10.0, gt=0)
+    request_body_timeout: float = Field(default=10.0, gt=0)
+    # SIGTERM: requests in flight get this long to finish before the server exits.
+    shutdown_timeout: int = Field(default=30, ge=0)
     log_level: str = "INFO"
     # Probes come every few seconds: their access lines are left out unless this is on.
     log_health_requests: bool = False

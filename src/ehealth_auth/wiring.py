@@ -43,6 +43,7 @@ from ehealth_auth.storage.engine import async_url, create_engine, is_sqlite
 from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.migrate import current_revision, head_revision
 from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
+from ehealth_auth.storage.outage import OutageMonitor
 from ehealth_auth.storage.purge_store import SqlPurgeStore
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_cache import VerifyResultCache
@@ -94,6 +95,7 @@ class Services:
     oauth: StandardOAuth
     server_key: bytes
     metrics: Metrics
+    outage: OutageMonitor
     verify_cache: VerifyResultCache | None = None
     verify_listener: VerifyInvalidationListener | None = None
 
@@ -129,8 +131,11 @@ class Services:
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    engine = create_engine(settings.database_url, pool_size=ENGINE_POOL_SIZE)
-    driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE)
+    outage = OutageMonitor()
+    engine = create_engine(
+        settings.database_url, pool_size=ENGINE_POOL_SIZE, on_connect=outage.recovered
+    )
+    driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE, outage=outage)
     server_key = settings.secret_key.get_secret_value().encode()
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
@@ -197,6 +202,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         verify_cache=verify_cache,
         verify_listener=verify_listener,
         metrics=metrics,
+        outage=outage,
     )
 
 
@@ -241,6 +247,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         verifier=ready.verifier,
         admin_keys=[key.get_secret_value() for key in settings.admin_keys],
         max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.request_body_timeout,
         lifespan=lifespan,
         flow=flow,
         oauth=ready.oauth,
@@ -249,6 +256,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         metrics=ready.metrics,
         metrics_keys=[key.get_secret_value() for key in settings.metrics_keys],
         log_health_requests=settings.log_health_requests,
+        translate_error=ready.outage.translate,
     )
 
 

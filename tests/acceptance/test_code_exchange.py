@@ -13,6 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from ehealth_auth.protocol.grants.refresh_token import REVOKED_FOR_REUSE
 from ehealth_auth.protocol.pkce import s256
 from ehealth_auth.storage.tables import approvals, tokens, users
 from ehealth_auth.wiring import Services
@@ -119,7 +120,8 @@ async def test_second_use_fails_and_revokes_what_the_first_issued(
     assert len(rows) == 3
     assert all(row.revoked_at is not None for row in rows)
     body = world.refresh_body(refresh_token=first["details"]["refresh_token"])
-    check_error(await exchange(http, body), 401, "token_expired", "Token expired.")
+    # The refresh token it issued says why it is dead.
+    check_error(await exchange(http, body), 401, "invalid_grant", REVOKED_FOR_REUSE)
     # The operator-minted refresh token of another authorization lives on.
     assert (await exchange(http, world.refresh_body())).status_code == 201
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ehealth_auth.protocol.grants.refresh_token import REVOKED_FOR_REUSE
 from tests.conftest import BACKENDS, new_database_url
 from tests.flow_support import ALREADY_USED
 from tests.servers import clean_env, cli_json, free_port, run_cli, start_server, stop
@@ -120,7 +121,10 @@ async def _race(setup: Setup) -> None:
             }
             revoked = await http.post(f"{base[0]}/oauth/tokens", json=refresh)
             assert revoked.status_code == 401
-            assert revoked.json()["error"]["type"] == "token_expired"
+            assert revoked.json()["error"] == {
+                "type": "invalid_grant",
+                "message": REVOKED_FOR_REUSE,
+            }
 
 
 def test_simultaneous_exchanges_across_processes_have_one_winner(servers: Setup) -> None:

@@ -13,9 +13,13 @@ from ehealth_auth.storage.tables import tokens
 from ehealth_auth.wiring import Services
 from tests.support import MutableClock, World
 
-ROTATION = {"refresh_rotation": "on"}
+ROTATION = {"refresh_rotation": "on", "refresh_reuse_grace": 0}
 GRACE = {"refresh_rotation": "on", "refresh_reuse_grace": 5}
 ALREADY_USED = {"type": "invalid_grant", "message": "Token has already been used."}
+REVOKED_FOR_REUSE = {
+    "type": "invalid_grant",
+    "message": "Token revoked: reuse of a token of the same authorization was detected.",
+}
 
 
 async def refresh(http: httpx.AsyncClient, world: World, token: str) -> httpx.Response:
@@ -63,9 +67,40 @@ async def test_refresh_revokes_family_when_old_token_is_reused(
     rows = await family_rows(services, world)
     assert len(rows) == 3  # the original, its successor, one access token
     assert all(row.revoked_at is not None for row in rows)
+    # Both the successor and the reused token now say why they are dead.
+    for token in (successor, world.refresh_token):
+        after = await refresh(http, world, token)
+        assert after.status_code == 401
+        assert after.json()["error"] == REVOKED_FOR_REUSE
+
+
+@pytest.mark.parametrize("setting_overrides", [ROTATION])
+async def test_a_family_revoked_for_another_reason_still_says_expired(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    successor = (await refresh(http, world, world.refresh_token)).json()["data"]["details"][
+        "refresh_token"
+    ]
+    await services.admin.revoke_user_tokens(world.user_id)
     after = await refresh(http, world, successor)
-    assert after.status_code == 401
-    assert after.json()["error"]["type"] == "token_expired"
+    assert after.json()["error"] == {"type": "token_expired", "message": "Token expired."}
+
+
+@pytest.mark.parametrize("setting_overrides", [{"refresh_rotation": "on"}])
+async def test_default_grace_lets_a_client_retry_a_response_lost_to_a_restart(
+    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+) -> None:
+    first = (await refresh(http, world, world.refresh_token)).json()["data"]
+    clock.advance(10)  # the answer was lost; the service restarted; the client retries
+    retry = await refresh(http, world, world.refresh_token)
+    assert retry.status_code == 201
+    successor = first["details"]["refresh_token"]
+    assert retry.json()["data"]["details"]["refresh_token"] == successor
+    assert (await refresh(http, world, successor)).status_code == 201
+    assert all(row.revoked_at is None for row in await family_rows(services, world))
+    clock.advance(31)  # past the default window, the retired token is reuse again
+    reused = await refresh(http, world, world.refresh_token)
+    assert reused.json()["error"] == ALREADY_USED
 
 
 @pytest.mark.parametrize("setting_overrides", [ROTATION])

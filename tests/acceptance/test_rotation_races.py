@@ -19,6 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from ehealth_auth.protocol.grants.refresh_token import REVOKED_FOR_REUSE
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.tables import tokens
 from tests.conftest import BACKENDS, new_database_url
@@ -160,5 +161,5 @@ def test_races_between_processes_have_one_winner_and_reuse_revokes_family(
         assert replay.json()["error"] == ALREADY_USED
         after = client.post("/oauth/tokens", json={"token": {**body, "refresh_token": last}})
         assert after.status_code == 401
-        assert after.json()["error"]["type"] == "token_expired"
+        assert after.json()["error"] == {"type": "invalid_grant", "message": REVOKED_FOR_REUSE}
     assert all(row.revoked_at is not None for row in asyncio.run(stored_tokens(url)))

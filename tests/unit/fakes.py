@@ -152,6 +152,7 @@ class TokenRow:
 
     token: NewToken
     revoked_at: int | None = None
+    revoked_for_reuse: bool = False
     retired_at_ms: int | None = None
     successor_id: UUID | None = None
     successor_value_enc: bytes | None = None
@@ -206,6 +207,7 @@ class FakeDatabase:
         for row in self.tokens.values():
             if row.token.family_id == family_id and row.revoked_at is None:
                 row.revoked_at = now
+                row.revoked_for_reuse = True
                 row.successor_value_enc = None
                 count += 1
         return count
@@ -354,6 +356,7 @@ class FakeRefreshGrantStore(InterleavingStore):
                 retired_at_ms=row.retired_at_ms,
                 successor_id=row.successor_id,
                 successor_value_enc=row.successor_value_enc,
+                revoked_for_reuse=row.revoked_for_reuse,
             ),
             user_blocked=bool(user and user.is_blocked),
             approval_scope=approval.scope if approval else None,

@@ -27,10 +27,14 @@ def test_list_query_defaults_to_first_page_of_fifty() -> None:
     assert parse_list_query({}) == ListQuery(PageRequest(1, 50), {})
 
 
-def test_list_query_treats_empty_parameters_as_absent() -> None:
-    assert parse_list_query({"page": "", "page_size": "", "user_id": ""}, ("user_id",)) == (
-        ListQuery(PageRequest(1, 50), {"user_id": None})
-    )
+def test_list_query_refuses_empty_parameters_as_the_document_says() -> None:
+    # Absent is "use the default"; an empty value is not a number or a UUID.
+    query = {"page": "", "page_size": "", "user_id": ""}
+    assert failures(_rejected(query, ("user_id",))) == [
+        ("$.page", *NOT_INTEGER),
+        ("$.page_size", *NOT_INTEGER),
+        ("$.user_id", *NOT_UUID),
+    ]
 
 
 def test_list_query_reads_page_and_size() -> None:

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from ehealth_auth.protocol.errors import InvalidGrantError, TokenExpiredError, UserBlockedError
-from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
+from ehealth_auth.protocol.grants.refresh_token import REVOKED_FOR_REUSE, RefreshTokenGrant
 from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
 from tests.unit.builders import APPROVAL_SCOPE, World, add_token
 from tests.unit.conftest import POLICY, GrantFactory
@@ -233,12 +233,24 @@ async def test_rotation_revokes_family_when_retired_token_is_reused(
     }
 
 
-async def test_successor_is_dead_after_reuse_of_its_parent(
+async def test_successor_is_dead_after_reuse_of_its_parent_and_says_why(
     rotating: RefreshTokenGrant, world: World, clock: FakeClock
 ) -> None:
     first = await rotating.handle(world.params())
     clock.advance(5)
     await _reused(rotating, world.params())
+
+    for token in (first.details["refresh_token"], world.refresh_token):
+        with pytest.raises(InvalidGrantError) as raised:
+            await rotating.handle(_params(world, token))
+        assert raised.value.message == REVOKED_FOR_REUSE
+
+
+async def test_a_family_revoked_for_another_reason_says_expired(
+    rotating: RefreshTokenGrant, world: World, db: FakeDatabase, clock: FakeClock
+) -> None:
+    first = await rotating.handle(world.params())
+    db.revoke_tokens(clock.now(), lambda token: token.user_id == world.user_id)
 
     with pytest.raises(TokenExpiredError):
         await rotating.handle(_params(world, first.details["refresh_token"]))
@@ -339,7 +351,7 @@ async def test_request_arriving_in_the_millisecond_of_retirement_is_a_race(
     assert _live(db) == set(db.tokens)
 
 
-async def test_lost_race_to_family_revocation_answers_token_expired(
+async def test_lost_race_to_family_revocation_for_reuse_says_so(
     make_grant: GrantFactory,
     world: World,
     db: FakeDatabase,
@@ -353,8 +365,9 @@ async def test_lost_race_to_family_revocation_answers_token_expired(
 
     refresh_store.interleave["rotate"] = concurrent_revocation
 
-    with pytest.raises(TokenExpiredError):
+    with pytest.raises(InvalidGrantError) as raised:
         await grant.handle(world.params())
+    assert raised.value.message == REVOKED_FOR_REUSE
 
 
 async def test_lost_race_to_family_revocation_without_grace_answers_already_used(

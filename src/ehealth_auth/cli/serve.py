@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import uvicorn
 
 from ehealth_auth.cli.output import emit
 from ehealth_auth.cli.runner import CommandError, json_option, load_settings
 from ehealth_auth.logs import configure_logging, log_startup, logging_config
 from ehealth_auth.settings import InsecureSettingsError
 from ehealth_auth.storage.engine import UnsupportedDatabaseError, display_url
+from ehealth_auth.web.server import run_server
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -65,15 +65,6 @@ def serve(host: str, port: int, workers: int, as_json: bool) -> None:
     configure_logging(settings.log_level)
     log_startup(settings, database=database, host=host, port=port, workers=workers)
     with _metrics_directory(workers):
-        uvicorn.run(
-            "ehealth_auth.wiring:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,  # ours redacts tokens in paths and carries the request id
-            log_config=logging_config(settings.log_level),
-            server_header=False,
-        )
+        run_server(settings, host, port, workers, logging_config(settings.log_level))
     if as_json:  # without --json the log lines say it all
         emit({"stopped": True, "host": host, "port": port, "workers": workers}, as_json=True)

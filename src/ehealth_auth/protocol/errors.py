@@ -35,6 +35,9 @@ REQUIRED = Rule("required", "can't be blank")
 CAST_STRING = Rule("cast", "is invalid", ("string",))
 CAST_INTEGER = Rule("cast", "is invalid", ("integer",))
 CAST_UUID = Rule("cast", "is invalid", ("uuid",))
+# U+0000 cannot be stored by PostgreSQL, and no control character belongs in an identifier,
+# a name, an email address, a URI, a scope or a secret: such text is refused at validation.
+CONTROL_CHARACTERS = Rule("format", "must not contain control characters")
 QUERY_PARAMETER = "query_parameter"
 
 
@@ -177,6 +180,35 @@ class TooManyRequestsError(ServiceError):
     default_message = "Too many failed login attempts. Try again later."
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RequestTimeoutError(ServiceError):
+    """The request's body did not arrive in time (CONTRACT §7); the connection is closed."""
+
+    status = 408
+    type = "request_timeout"
+    default_message = "The request did not arrive in time."
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
+class ServiceUnavailableError(ServiceError):
+    """The database cannot be reached (CONTRACT §7); the client may try again after
+    `Retry-After` seconds."""
+
+    status = 503
+    type = "service_unavailable"
+    default_message = "The service is temporarily unavailable. Try again later."
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
 

@@ -57,6 +57,7 @@ class StoredRefreshToken:
     retired_at_ms: int | None = None
     successor_id: UUID | None = None
     successor_value_enc: bytes | None = None
+    revoked_for_reuse: bool = False  # its family was revoked because a token of it was reused
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,26 @@ import re
 from collections.abc import Iterable, Mapping
 from uuid import UUID
 
-from ehealth_auth.protocol.errors import CAST_STRING, REQUIRED, InvalidCollector
+from ehealth_auth.protocol.errors import (
+    CAST_STRING,
+    CONTROL_CHARACTERS,
+    REQUIRED,
+    InvalidCollector,
+)
+
+# Unicode category Cc: C0 controls (U+0000-U+001F), DEL and the C1 controls.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Surrounding whitespace that a pasted value may carry; it is trimmed, not refused.
+_BLANKS = " \t\r\n"
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def has_inner_control_characters(value: str) -> bool:
+    """Control characters other than the spaces, tabs and line ends around the value."""
+    return has_control_characters(value.strip(_BLANKS))
 
 
 def require_strings(
@@ -17,7 +36,9 @@ def require_strings(
 ) -> dict[str, str]:
     """Return the named fields as non-blank strings, or raise one 422 listing every bad field.
 
-    Missing, null, empty and whitespace-only values are `required`; any other JSON type is `cast`.
+    Missing, null, empty and whitespace-only values are `required`; any other JSON type is `cast`;
+    text with a control character (U+0000 among them) inside it is `format` (surrounding
+    whitespace is left to the checks that trim it).
     An `optional` field may be missing, null or empty (it is then left out of the result), but
     a value of another JSON type is listed as `cast` with the rest.
     """
@@ -30,16 +51,20 @@ def require_strings(
             collector.add(path, REQUIRED)
         elif not isinstance(value, str):
             collector.add(path, CAST_STRING)
+        elif has_inner_control_characters(value):
+            collector.add(path, CONTROL_CHARACTERS)
         else:
             values[name] = value
     for name in optional:
         value = params.get(name)
         if value is None or value == "":
             continue
-        if isinstance(value, str):
-            values[name] = value
-        else:
+        if not isinstance(value, str):
             collector.add(f"{prefix}.{name}", CAST_STRING)
+        elif has_inner_control_characters(value):
+            collector.add(f"{prefix}.{name}", CONTROL_CHARACTERS)
+        else:
+            values[name] = value
     collector.raise_if_any()
     return values
 

@@ -10,10 +10,10 @@ SQLAlchemy engine.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 import aiosqlite
@@ -24,9 +24,12 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from ehealth_auth.storage.engine import SQLITE_PRAGMAS, async_url, is_sqlite
+from ehealth_auth.storage.engine import CONNECT_TIMEOUT, SQLITE_PRAGMAS, async_url, is_sqlite
+from ehealth_auth.storage.outage import OutageMonitor, RolledBackError, is_unavailable, never_ran
+from ehealth_auth.storage.retry import UNAVAILABLE_BACKOFF
 
 Row = Sequence[Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,30 @@ async def _no_reset(_connection: Any) -> None:
     """The hot paths keep no session state, so the pool's reset round trip is not needed."""
 
 
+async def _run_again(error: Exception, operation: Callable[[], Awaitable[T]], *, read: bool) -> T:
+    """After `error`, run `operation` again within the retry budget when that is safe: a read
+    after any lost connection, a write only when the failed attempt surely had no effect."""
+    for delay in UNAVAILABLE_BACKOFF:
+        if not is_unavailable(error) or not (read or never_ran(error)):
+            break
+        await asyncio.sleep(delay)
+        try:
+            return await operation()
+        except Exception as again:
+            error = again
+    raise error
+
+
+async def _roll_back(connection: Any, transaction: Any) -> None:
+    if connection.is_closed():
+        return  # the server rolls back a transaction whose connection is gone
+    try:
+        await transaction.rollback()
+    except Exception:
+        # A connection in an unknown state must never go back to the pool.
+        connection.terminate()
+
+
 class _AsyncpgConnection:
     __slots__ = ("_connection",)
 
@@ -105,9 +132,10 @@ class _AsyncpgConnection:
 
 
 class AsyncpgDriver:
-    def __init__(self, url: URL, pool_size: int) -> None:
+    def __init__(self, url: URL, pool_size: int, outage: OutageMonitor) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._pool_size = pool_size
+        self._outage = outage
         self._pool: Any = None
         self._lock = asyncio.Lock()
         self._dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
@@ -125,28 +153,65 @@ class AsyncpgDriver:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
+                    # Connections are opened up front and replaced when a request needs
+                    # one: no floor kept in the background (it logs a stack trace per try
+                    # while the database is down) and no closing of idle connections.
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
-                        min_size=self._pool_size,
+                        init_size=self._pool_size,
+                        min_size=0,
                         max_size=self._pool_size,
+                        max_inactive_connection_lifetime=0,
                         reset=_no_reset,
+                        timeout=CONNECT_TIMEOUT,
                     )
         return self._pool
 
-    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
+    async def _fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
         pool = self._pool or await self._get_pool()
         row: Row | None = await pool.fetchrow(statement.sql, *statement.arguments(params))
         return row
 
-    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+    async def _execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
         pool = self._pool or await self._get_pool()
         return _row_count(await pool.execute(statement.sql, *statement.arguments(params)))
 
+    async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
+        try:
+            row = await self._fetchrow(statement, params)
+        except Exception as error:
+            row = await _run_again(error, lambda: self._fetchrow(statement, params), read=True)
+        if self._outage.down:
+            self._outage.recovered()
+        return row
+
+    async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
+        try:
+            count = await self._execute(statement, params)
+        except Exception as error:
+            count = await _run_again(error, lambda: self._execute(statement, params), read=False)
+        if self._outage.down:
+            self._outage.recovered()
+        return count
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DriverConnection]:
+        """COMMIT is sent only after the body ran; a connection lost before that is reported as
+        `RolledBackError`, which callers may retry (a lost COMMIT's outcome is unknown)."""
         pool = await self._get_pool()
-        async with pool.acquire() as connection, connection.transaction():
-            yield _AsyncpgConnection(connection)
+        async with pool.acquire() as connection:
+            transaction = connection.transaction()
+            try:
+                await transaction.start()
+                yield _AsyncpgConnection(connection)
+            except BaseException as error:
+                await _roll_back(connection, transaction)
+                if isinstance(error, Exception) and is_unavailable(error):
+                    raise RolledBackError("connection lost before COMMIT") from error
+                raise
+            await transaction.commit()
+        if self._outage.down:
+            self._outage.recovered()
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -254,8 +319,10 @@ class SqliteDriver:
         self._idle = None
 
 
-def create_driver(database_url: str, pool_size: int = 10) -> Driver:
+def create_driver(
+    database_url: str, pool_size: int = 10, outage: OutageMonitor | None = None
+) -> Driver:
     url = async_url(database_url)
     if is_sqlite(url):
         return SqliteDriver(url, pool_size)
-    return AsyncpgDriver(url, pool_size)
+    return AsyncpgDriver(url, pool_size, outage or OutageMonitor())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ _DRIVERS = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Seconds to wait for a new PostgreSQL connection before the request is answered 503.
+CONNECT_TIMEOUT = 5
 
 
 class UnsupportedDatabaseError(ValueError):
@@ -39,7 +42,10 @@ def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pool_size: int = 10, on_connect: Callable[[], None] | None = None
+) -> AsyncEngine:
+    """`on_connect` runs after each new connection: the database is reachable."""
     url = async_url(database_url)
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
@@ -49,7 +55,20 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         return engine
     # Statement parameters hold digests of secrets: keep them out of exception texts and logs.
     # A fixed-size pool: overflow connections would be opened and closed under load.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, hide_parameters=True)
+    # Pre-ping replaces a connection the server dropped (a restart) before it is used; this
+    # engine serves operator actions and sign-ins, not the hot paths, so the round trip is cheap.
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        connect_args={"timeout": CONNECT_TIMEOUT},
+    )
+    if on_connect is not None:
+        callback = on_connect
+        event.listen(engine.sync_engine, "connect", lambda *_: callback())
+    return engine
 
 
 # WAL lets readers run beside the one writer; the busy timeout queues writers instead of

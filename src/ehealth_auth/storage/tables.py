@@ -104,6 +104,9 @@ tokens = sa.Table(
     # challenge (RFC 7636 §4.2: a hash of the client's verifier, public by design).
     sa.Column("redirect_uri", sa.Text, nullable=True),
     sa.Column("code_challenge", sa.String(128), nullable=True),
+    # Why the token was revoked, where the answer names it: "reuse" (its family was revoked
+    # because a refresh token or code of it was presented again); null otherwise.
+    sa.Column("revoked_reason", sa.String(16), nullable=True),
     sa.Index("ix_tokens_user_id_client_id", "user_id", "client_id"),
     sa.Index("ix_tokens_client_id", "client_id"),
     sa.Index("ix_tokens_expires_at", "expires_at"),

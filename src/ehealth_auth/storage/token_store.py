@@ -17,6 +17,8 @@ from ehealth_auth.storage.driver import Driver, DriverConnection
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
 
+REUSE = "reuse"
+
 
 def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
     """One round trip for a grant's checks: the connection with the presented secret, its
@@ -69,6 +71,7 @@ _LOAD_REFRESH_CONTEXT = grant_context_query(
     tokens.c.retired_at_ms,
     tokens.c.successor_id,
     tokens.c.successor_value_enc,
+    tokens.c.revoked_reason,
 )
 
 _TOKEN_COLUMNS = (
@@ -125,10 +128,11 @@ _REVOKE_EARLIER_ACCESS = (
     .values(revoked_at=sa.bindparam("now"))
 )
 
+# Only reuse revokes a family here, and the reason is kept so the family's tokens say so.
 _REVOKE_FAMILY = (
     tokens.update()
     .where(tokens.c.family_id == sa.bindparam("family_id"), tokens.c.revoked_at.is_(None))
-    .values(revoked_at=sa.bindparam("now"), successor_value_enc=None)
+    .values(revoked_at=sa.bindparam("now"), successor_value_enc=None, revoked_reason=REUSE)
 )
 
 
@@ -203,7 +207,8 @@ class SqlRefreshGrantStore:
             return None
         read_uuid = self._driver.read_uuid
         (connection_id, client_blocked, token_id, token_client, token_user, expires_at) = row[:6]
-        (revoked_at, family_id, retired_at_ms, successor_id, sealed, user_blocked, scope) = row[6:]
+        (revoked_at, family_id, retired_at_ms, successor_id, sealed, reason) = row[6:12]
+        user_blocked, scope = row[12:]
         token = None
         if token_id is not None:
             token = StoredRefreshToken(
@@ -216,6 +221,7 @@ class SqlRefreshGrantStore:
                 retired_at_ms=retired_at_ms,
                 successor_id=None if successor_id is None else read_uuid(successor_id),
                 successor_value_enc=None if sealed is None else bytes(sealed),
+                revoked_for_reuse=reason == REUSE,
             )
         return RefreshContext(
             connection_id=read_uuid(connection_id),

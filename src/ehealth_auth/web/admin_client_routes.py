@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH
 from ehealth_auth.protocol.errors import CAST_UUID, REQUIRED, InvalidCollector
 from ehealth_auth.protocol.views import (
     client_type_view,
@@ -132,7 +133,10 @@ class ClientRoutes:
                 _BODY_ERRORS,
                 body=s.request_body(
                     "client_type",
-                    {"name": s.STRING, "scope": {**s.STRING, "description": "Space-separated."}},
+                    {
+                        "name": {**s.TEXT, "maxLength": NAME_MAX_LENGTH},
+                        "scope": {**s.OPTIONAL_TEXT, "description": "Space-separated."},
+                    },
                     ["name"],
                 ),
             ),
@@ -161,9 +165,9 @@ class ClientRoutes:
                 body=s.request_body(
                     "client",
                     {
-                        "name": s.STRING,
-                        "client_type": {**s.STRING, "description": "Name of a client type."},
-                        "redirect_uri": {**s.STRING, "description": "Absolute http(s) URI."},
+                        "name": {**s.TEXT, "maxLength": NAME_MAX_LENGTH},
+                        "client_type": {**s.TEXT, "description": "Name of a client type."},
+                        "redirect_uri": {**s.TEXT, "description": "Absolute http(s) URI."},
                         "consumer_id": {**s.NULLABLE_UUID, "description": _CONSUMER},
                     },
                     ["name", "client_type", "redirect_uri"],

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.admin.fields import EMAIL_MAX_LENGTH, MIN_PASSWORD_LENGTH
 from ehealth_auth.protocol.views import approval_view, user_view
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.admin_http import list_query, ok, ok_page, path_uuid, read_text_fields
@@ -82,7 +83,10 @@ class UserRoutes:
                 (400, 409, 413, 415, 422),
                 body=s.request_body(
                     "user",
-                    {"email": s.STRING, "password": {**s.STRING, "minLength": 8}},
+                    {
+                        "email": {**s.TEXT, "maxLength": EMAIL_MAX_LENGTH},
+                        "password": {**s.TEXT, "minLength": MIN_PASSWORD_LENGTH},
+                    },
                     ["email", "password"],
                 ),
                 description="Emails are unique whatever their case (409 otherwise).",

@@ -37,7 +37,8 @@ from ehealth_auth.web.oauth_routes import (
 )
 from ehealth_auth.web.openapi import DocsRoutes
 from ehealth_auth.web.operations import Endpoint, Operation
-from ehealth_auth.web.request_context import RequestContextMiddleware
+from ehealth_auth.web.request_context import ErrorTranslator, RequestContextMiddleware
+from ehealth_auth.web.slow_clients import BodyDeadline
 from ehealth_auth.web.token_routes import TokenRoute
 from ehealth_auth.web.verify_route import VerifyLane, VerifyRoute
 
@@ -93,6 +94,7 @@ def create_app(
     verifier: TokenVerifier,
     admin_keys: Iterable[str],
     max_body_bytes: int,
+    body_timeout: float = 10.0,
     lifespan: Lifespan | None = None,
     flow: AuthorizationFlow | None = None,
     oauth: StandardOAuth | None = None,
@@ -101,6 +103,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_keys: Iterable[str] = (),
     log_health_requests: bool = False,
+    translate_error: ErrorTranslator | None = None,
 ) -> Starlette:
     docs = DocsRoutes()
     admin_keys = list(admin_keys)
@@ -142,7 +145,13 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestContextMiddleware, metrics=metrics, log_health=log_health_requests),
+            Middleware(
+                RequestContextMiddleware,
+                metrics=metrics,
+                log_health=log_health_requests,
+                translate_error=translate_error,
+            ),
+            Middleware(BodyDeadline, seconds=body_timeout),
             # The gateway's verify call, by far the most frequent, skips the router.
             Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
         ],

@@ -18,10 +18,10 @@ _REQUEST = s.request_body(
     {
         "client_id": s.UUID,
         "redirect_uri": {
-            "type": "string",
+            **s.TEXT,
             "description": "One of the redirect URIs registered for the client's connections.",
         },
-        "scope": {"type": "string", "description": "Within the client type's scope ceiling."},
+        "scope": {**s.TEXT, "description": "Within the client type's scope ceiling."},
         "code_challenge": {
             "type": "string",
             "description": "PKCE (RFC 7636): the S256 challenge of the client's code verifier.",

@@ -36,10 +36,10 @@ _LOGIN_REQUEST = s.request_body(
     "token",
     {
         "grant_type": {"const": "password"},
-        "email": s.STRING,
-        "password": s.STRING,
+        "email": s.TEXT,
+        "password": s.TEXT,
         "client_id": {**s.UUID, "description": "The client the user logs in through."},
-        "scope": {"type": "string", "examples": ["app:authorize"]},
+        "scope": {**s.TEXT, "examples": ["app:authorize"]},
     },
     ["grant_type", "email", "password", "client_id", "scope"],
 )
@@ -53,7 +53,7 @@ FORM = "application/x-www-form-urlencoded"
 _REQUEST_FIELDS: dict[str, tuple[str, s.Schema]] = {
     "response_type": ("Only `code`, the default.", {"const": "code"}),
     "client_id": ("The client asking for access.", s.UUID),
-    "redirect_uri": ("One of the client's registered redirect URIs.", s.STRING),
+    "redirect_uri": ("One of the client's registered redirect URIs.", s.TEXT),
     "scope": ("The scopes asked for, space-separated.", s.STRING),
     "state": ("Returned unchanged to the client.", s.STRING),
     "code_challenge": ("PKCE: the S256 challenge of the client's code verifier.", s.STRING),
@@ -139,7 +139,7 @@ def page_operations(pages: AuthorizePages) -> list[Operation]:
             303,
             None,
             body=s.form(
-                _FORM_FIELDS | {"email": s.STRING, "password": s.STRING},
+                _FORM_FIELDS | {"email": s.TEXT, "password": s.TEXT},
                 ["csrf_token", "email", "password", *_NEEDED],
             ),
             admin=False,

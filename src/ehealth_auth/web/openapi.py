@@ -22,12 +22,14 @@ _ERRORS = {
     "for the others, the error the route documents.",
     403: "Authenticated, but the token's scope does not allow this (`forbidden`).",
     404: "No such resource (`not_found`).",
+    408: "The request body did not arrive in time (`request_timeout`); the connection is closed.",
     409: "Conflicts with an existing resource (`conflict`).",
     413: "Request body over the size limit (`request_too_large`).",
     415: "Content type other than application/json (`content_type_invalid`).",
     422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
     429: "Too many failed attempts (`too_many_requests`); Retry-After tells when to try again.",
-    503: "The service cannot serve now (`service_unavailable`); Retry-After tells when to retry.",
+    503: "The service cannot serve now: the database cannot be reached, or no room to hash a "
+    "password (`service_unavailable`); Retry-After tells when to try again.",
 }
 _RETRY_AFTER = Header(
     "Retry-After",
@@ -39,11 +41,23 @@ _WWW_AUTHENTICATE = Header(
     "WWW-Authenticate",
     "On /admin routes, and when a route's bearer token is missing: `Bearer realm=...`.",
 )
+_CONNECTION_CLOSE = Header(
+    "Connection", "`close`: the connection ends with this answer.", required=True
+)
 _ERROR_HEADERS: dict[int, tuple[Header, ...]] = {
     401: (_WWW_AUTHENTICATE,),
+    408: (_CONNECTION_CLOSE,),
     429: (_RETRY_AFTER,),
     503: (_RETRY_AFTER,),
 }
+
+
+def _fault_statuses(op: Operation) -> tuple[int, ...]:
+    """Answers any operation may give whatever its input: a late body (408) and, for all but
+    the documentation, a database that cannot be reached (503)."""
+    late = (408,) if op.body is not None else ()
+    return late if op.tag == "docs" else (*late, 503)
+
 
 _DESCRIPTION = (
     "The eHealth OAuth 2.0 token service. Every JSON answer is an envelope: `{meta, data}` on "
@@ -137,7 +151,7 @@ def _operation(op: Operation, components: _Components) -> dict[str, Any]:
     responses = {
         str(answer.status): _answer(answer, components) for answer in (_success(op), *op.answers)
     }
-    for status in op.error_statuses:
+    for status in (*op.error_statuses, *_fault_statuses(op)):
         if str(status) in responses:
             raise ValueError(f"{op.operation_id} documents {status} twice")
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}

@@ -13,6 +13,8 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ehealth_auth.protocol.admin.queries import MAX_PAGE_NUMBER
+from ehealth_auth.protocol.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ehealth_auth.web.schemas import STRING, UUID, Schema
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -40,8 +42,18 @@ def query_id(name: str, what: str) -> Param:
 
 
 PAGE_PARAMS = (
-    Param("page", "query", "Page number, from 1.", {"type": "integer", "minimum": 1}),
-    Param("page_size", "query", "Entries per page.", {"type": "integer", "minimum": 1}),
+    Param(
+        "page",
+        "query",
+        "Page number, from 1.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER},
+    ),
+    Param(
+        "page_size",
+        "query",
+        f"Entries per page (default {DEFAULT_PAGE_SIZE}).",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+    ),
 )
 
 

@@ -1,5 +1,6 @@
 """Request id (CONTRACT §1), access log and request metrics without secrets, and the
-last-resort 500 answer."""
+last-resort answer: 503 when the storage layer says the database cannot be reached
+(CONTRACT §7), else 500."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +20,9 @@ from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.web.envelope import render_error
 
 # Paths that carry a token: the gateway's verify call. Only the redacted form is ever logged.
+# Maps an unhandled exception to the answer it deserves (e.g. 503), or None for a 500.
+ErrorTranslator = Callable[[Exception], ServiceError | None]
+
 _TOKEN_IN_PATH = re.compile(r"^(/admin/tokens/)[^/]+(/verify)$")
 # Set by a handler that answers ahead of the router (VerifyLane): the route template it served.
 ROUTE_KEY = "ehealth_auth.route"
@@ -54,11 +59,16 @@ def route_template(scope: Scope) -> str:
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, metrics: Metrics | None = None, log_health: bool = False
+        self,
+        app: ASGIApp,
+        metrics: Metrics | None = None,
+        log_health: bool = False,
+        translate_error: ErrorTranslator | None = None,
     ) -> None:
         self.app = app
         self._metrics = metrics
         self._log_health = log_health
+        self.translate_error = translate_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,14 +92,17 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
-            # Internals go to the log with the request id, never to the client.
-            error_log.exception("unhandled error", extra={"path": loggable_path(scope["path"])})
-            status = 500
-            if self._metrics is not None:
-                self._metrics.unhandled_errors.inc()
+        except Exception as exc:
+            answer = self.translate_error(exc) if self.translate_error is not None else None
+            if answer is None:
+                # Internals go to the log with the request id, never to the client.
+                error_log.exception("unhandled error", extra={"path": loggable_path(scope["path"])})
+                answer = ServiceError()
+                if self._metrics is not None:
+                    self._metrics.unhandled_errors.inc()
+            status = answer.status
             if not response_started:
-                await render_error(Request(scope), ServiceError())(scope, receive, send)
+                await render_error(Request(scope), answer)(scope, receive, send)
         finally:
             self._finish(scope, status, time.perf_counter() - started, notes)
             request_notes_var.reset(notes_token)

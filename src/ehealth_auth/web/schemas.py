@@ -17,6 +17,19 @@ Schema = dict[str, Any]
 UUID: Schema = {"type": "string", "format": "uuid"}
 NULLABLE_UUID: Schema = {"type": ["string", "null"], "format": "uuid"}
 STRING: Schema = {"type": "string"}
+# Text the service stores or compares: not blank, and no control characters (U+0000 among
+# them) except spaces, tabs and line ends around it, which are trimmed (CONTRACT §4).
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"
+TEXT: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "pattern": f"^[ \\t\\r\\n]*[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*[ \\t\\r\\n]*$",
+}
+# Optional text: may be blank; tabs and line ends anywhere, no other control characters.
+OPTIONAL_TEXT: Schema = {
+    "type": "string",
+    "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$",
+}
 BOOLEAN: Schema = {"type": "boolean"}
 UNIX_TIME: Schema = {"type": "integer", "description": "Unix seconds."}
 

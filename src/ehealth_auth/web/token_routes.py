@@ -28,8 +28,8 @@ _REFRESH_GRANT: s.Schema = {
     "properties": {
         "grant_type": {"const": "refresh_token"},
         "client_id": s.UUID,
-        "client_secret": s.STRING,
-        "refresh_token": s.STRING,
+        "client_secret": s.TEXT,
+        "refresh_token": s.TEXT,
     },
 }
 
@@ -45,10 +45,10 @@ _CODE_GRANT: s.Schema = {
     "properties": {
         "grant_type": {"const": "authorization_code"},
         "client_id": s.UUID,
-        "client_secret": s.STRING,
-        "code": s.STRING,
-        "redirect_uri": s.STRING,
-        "code_verifier": {"type": "string", "description": "The PKCE code verifier."},
+        "client_secret": s.TEXT,
+        "code": s.TEXT,
+        "redirect_uri": s.TEXT,
+        "code_verifier": {**s.OPTIONAL_TEXT, "description": "The PKCE code verifier."},
     },
 }
 

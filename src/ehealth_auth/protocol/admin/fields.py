@@ -7,9 +7,11 @@ Each entry is addressed by the JSON path of the field in the admin API's request
 from __future__ import annotations
 
 from ehealth_auth.protocol import redirect_uri as redirects
-from ehealth_auth.protocol.errors import REQUIRED, InvalidCollector, Rule
+from ehealth_auth.protocol.errors import CONTROL_CHARACTERS, REQUIRED, InvalidCollector, Rule
+from ehealth_auth.protocol.validation import has_control_characters, has_inner_control_characters
 
 NAME_MAX_LENGTH = 255
+_LINE_SPACE = str.maketrans("", "", "\t\r\n")
 EMAIL_MAX_LENGTH = 320
 MIN_PASSWORD_LENGTH = 8
 
@@ -38,16 +40,25 @@ class FieldChecks:
 
     def required(self, field: str, value: str, max_length: int | None = None) -> str:
         """The value without surrounding whitespace; blank values and long ones are invalid."""
-        value = value.strip()
-        if not value:
+        stripped = value.strip()
+        if not stripped:
             self.fail(field, REQUIRED)
-        elif max_length is not None and len(value) > max_length:
+        elif max_length is not None and len(value) > max_length:  # as sent, as documented
             self.fail(field, too_long(max_length))
+        elif has_inner_control_characters(value):
+            self.fail(field, CONTROL_CHARACTERS)
+        return stripped
+
+    def text(self, field: str, value: str) -> str:
+        """Optional text: blank is allowed, and tabs and line ends anywhere; other control
+        characters are not."""
+        if has_control_characters(value.translate(_LINE_SPACE)):
+            self.fail(field, CONTROL_CHARACTERS)
         return value
 
     def email(self, field: str, value: str) -> str:
         value = self.required(field, value, EMAIL_MAX_LENGTH)
-        if value and len(value) <= EMAIL_MAX_LENGTH and "@" not in value.strip("@"):
+        if self._valid_so_far(field) and "@" not in value.strip("@"):
             self.fail(field, EMAIL_FORMAT)
         return value
 
@@ -56,11 +67,17 @@ class FieldChecks:
             self.fail(field, REQUIRED)
         elif len(value) < MIN_PASSWORD_LENGTH:
             self.fail(field, PASSWORD_TOO_SHORT)
+        elif has_inner_control_characters(value):
+            self.fail(field, CONTROL_CHARACTERS)
         return value
+
+    def _valid_so_far(self, field: str) -> bool:
+        path = f"{self._prefix}.{field}"
+        return all(entry.entry != path for entry in self._collector.entries)
 
     def redirect_uri(self, field: str, value: str) -> str:
         value = self.required(field, value)
-        if value and not redirects.is_acceptable(value):
+        if self._valid_so_far(field) and not redirects.is_acceptable(value):
             self.fail(field, REDIRECT_URI_FORMAT)
         return value
 

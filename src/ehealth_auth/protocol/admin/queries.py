@@ -34,9 +34,9 @@ def _integer(
     collector: InvalidCollector, query: Mapping[str, str], name: str, default: int, limit: int
 ) -> int:
     raw = query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdigit()):  # an empty value too: absent is not empty
         collector.add(f"$.{name}", CAST_INTEGER, QUERY_PARAMETER)
         return default
     digits = raw.lstrip("0")
@@ -57,8 +57,8 @@ def parse_list_query(query: Mapping[str, str], uuid_filters: tuple[str, ...] = (
     filters: dict[str, UUID | None] = {}
     for name in uuid_filters:
         raw = query.get(name)
-        filters[name] = None if raw is None or raw == "" else parse_uuid(raw)
-        if raw and filters[name] is None:
+        filters[name] = None if raw is None else parse_uuid(raw)
+        if raw is not None and filters[name] is None:
             collector.add(f"$.{name}", CAST_UUID, QUERY_PARAMETER)
     collector.raise_if_any()
     return ListQuery(PageRequest(number, size), filters)

@@ -73,6 +73,7 @@ class AdminService:
     async def create_client_type(self, name: str, scope: str) -> ClientTypeRecord:
         checks = FieldChecks("client_type")
         name = checks.required("name", name, NAME_MAX_LENGTH)
+        checks.text("scope", scope)
         checks.raise_if_any()
         record = ClientTypeRecord(uuid.uuid4(), name, " ".join(scopes.parse(scope)))
         await self._store.add_client_type(record, self._clock.now())

@@ -46,6 +46,7 @@ from ehealth_auth.protocol.validation import parse_uuid, require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")
 ALREADY_USED = "Token has already been used."
+REVOKED_FOR_REUSE = "Token revoked: reuse of a token of the same authorization was detected."
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,9 @@ class RefreshTokenGrant:
         if token.client_id != client_id:
             raise InvalidGrantError("Token not found or expired.")
         now = self._clock.now()
+        if token.revoked and token.revoked_for_reuse:
+            # Say why, so the client's operator looks for a leak rather than a clock problem.
+            raise InvalidGrantError(REVOKED_FOR_REUSE)
         if token.revoked or token.expires_at <= now:
             raise TokenExpiredError()
         if context.user_blocked:

@@ -25,6 +25,7 @@ from ehealth_auth.protocol.authorize import (
     AuthorizationRequest,
 )
 from ehealth_auth.protocol.errors import (
+    CONTROL_CHARACTERS,
     AccessDeniedError,
     InvalidClientError,
     ServiceError,
@@ -140,9 +141,10 @@ class AuthorizePages:
         except ValidationError as error:
             if error.message == SCOPE_NOT_ALLOWED:
                 return self._error_page(request, params, "sign_in_not_allowed")
-            return self._sign_in_page(
-                request, params, session, checked, ("missing_credentials", ""), 422
-            )
+            key = "missing_credentials"
+            if any(CONTROL_CHARACTERS in entry.rules for entry in error.invalid):
+                key = "invalid_characters"
+            return self._sign_in_page(request, params, session, checked, (key, ""), 422)
         except InvalidClientError as error:
             return self._error_page(request, params, _client_error_key(error))
         response = _redirect(self._authorize_url(params))

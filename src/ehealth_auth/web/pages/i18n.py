@@ -39,6 +39,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "uk": "Введіть електронну пошту та пароль.",
         "en": "Enter your email and password.",
     },
+    "invalid_characters": {
+        "uk": "Електронна пошта та пароль не можуть містити керівних символів.",
+        "en": "Email and password must not contain control characters.",
+    },
     "too_many_attempts": {
         "uk": "Забагато невдалих спроб. Спробуйте ще раз через {minutes} хв.",
         "en": "Too many failed attempts. Try again in {minutes} min.",
