@@ -11,7 +11,7 @@ path (inserts, and updates of refresh tokens and codes) pays nothing measurable.
 NOTIFY: the cache is off there and this migration does nothing.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
