@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,6 +17,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ehealth_auth.protocol.errors import ServiceUnavailableError
+
+T = TypeVar("T")
 
 
 class HmacSecretHasher:
@@ -45,6 +53,33 @@ class Argon2PasswordHasher:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+class BoundedPasswordWork:
+    """Password hashing on `running` threads of its own, never on the event loop.
+
+    argon2 takes tens of milliseconds of CPU and releases the GIL; at most `running` hashes run
+    at once per process and at most `waiting` more wait for a thread. Beyond that the work is
+    refused at once (503 with Retry-After) rather than queued without limit, so a login flood
+    cannot starve the other requests of the process nor pile up.
+    """
+
+    def __init__(self, running: int = 1, waiting: int = 4) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=running, thread_name_prefix="argon2")
+        self._capacity = running + waiting
+        self._admitted = 0
+
+    async def run(self, work: Callable[[], T]) -> T:
+        if self._admitted >= self._capacity:
+            raise ServiceUnavailableError(1, "Too many sign-ins in progress. Try again shortly.")
+        self._admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        finally:
+            self._admitted -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class SystemClock:

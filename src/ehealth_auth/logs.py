@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 
 import orjson
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Whatever follows /admin/tokens/ may be a token (the gateway's verify call), on any spelling of
+# the path a client may send: doubled slashes, a trailing slash, another case.
+_ADMIN_TOKENS = re.compile(r"^/+admin/+tokens/", re.IGNORECASE)
+_VERIFY_SUFFIX = re.compile(r"/+verify/*$", re.IGNORECASE)
+
+
+def redact_path(path: str) -> str:
+    """The request path as every log may show it: anything after `/admin/tokens/` redacted."""
+    if not _ADMIN_TOKENS.match(path):
+        return path
+    suffix = "/verify" if _VERIFY_SUFFIX.search(path) else ""
+    return f"/admin/tokens/[REDACTED]{suffix}"
+
 
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

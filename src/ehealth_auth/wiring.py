@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from ehealth_auth.crypto import (
     AesGcmSuccessorCipher,
     Argon2PasswordHasher,
+    BoundedPasswordWork,
     HmacSecretHasher,
     SystemClock,
 )
@@ -25,6 +26,14 @@ from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenPolicy
 from ehealth_auth.protocol.ports import Clock
 from ehealth_auth.protocol.purge import TokenPurger
+from ehealth_auth.protocol.throttle import (
+    CLIENT_MESSAGE,
+    LOGIN_MESSAGE,
+    ClientAuthThrottle,
+    FailureThrottle,
+    ThrottleLimits,
+    ThrottleView,
+)
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.settings import Settings
@@ -34,9 +43,11 @@ from ehealth_auth.storage.driver import Driver, create_driver
 from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.purge_store import SqlPurgeStore
+from ehealth_auth.storage.throttle_store import SqlFailureCounters
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.web.app import create_app
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.flow_routes import AuthorizationFlow
 
 # Per worker process: the hot paths (refresh, verify) run on the driver pool; operator actions
@@ -58,10 +69,24 @@ def token_policy(settings: Settings) -> TokenPolicy:
 
 
 def login_policy(settings: Settings) -> LoginPolicy:
-    return LoginPolicy(
-        max_failures=settings.login_max_failures,
-        failure_window=settings.login_failure_window,
-        token_ttl=settings.login_token_ttl,
+    return LoginPolicy(token_ttl=settings.login_token_ttl)
+
+
+def client_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits(
+        window=settings.throttle_window,
+        source=settings.throttle_source_max_failures,
+        pair=settings.client_max_failures,
+        target=settings.client_target_max_failures,
+    )
+
+
+def login_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits(
+        window=settings.throttle_window,
+        source=settings.throttle_source_max_failures,
+        pair=settings.login_max_failures,
+        target=settings.login_account_max_failures,
     )
 
 
@@ -75,9 +100,12 @@ class Services:
     verifier: TokenVerifier
     login: PasswordGrant
     authorizer: AppAuthorizer
+    client_auth: ClientAuthThrottle
+    password_work: BoundedPasswordWork
     server_key: bytes
 
     async def close(self) -> None:
+        self.password_work.close()
         await self.driver.close()
         await self.engine.dispose()
 
@@ -85,7 +113,7 @@ class Services:
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url, pool_size=ENGINE_POOL_SIZE)
     driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE)
-    server_key = settings.secret_key.get_secret_value().encode()
+    server_key = settings.server_key()
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
@@ -98,13 +126,35 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_memory_kib,
         settings.password_hash_parallelism,
     )
+    work = BoundedPasswordWork(settings.password_hash_concurrency, settings.password_hash_queue)
     admin_store = SqlAdminStore(engine)
-    admin = AdminService(admin_store, hasher, passwords, clock, policy)
+    admin = AdminService(admin_store, hasher, passwords, clock, policy, work)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock)
+    clients, logins = client_limits(settings), login_limits(settings)
+    view = ThrottleView(
+        SqlFailureCounters(engine),
+        clock,
+        sync_ms=settings.throttle_sync_ms,
+        floor=min(clients.pair, clients.target, logins.pair, logins.target, clients.source),
+        purge_every=settings.throttle_window,
+    )
+    client_auth = ClientAuthThrottle(
+        FailureThrottle("client", clients, view, hasher, clock, CLIENT_MESSAGE), hasher
+    )
+    login_throttle = FailureThrottle("login", logins, view, hasher, clock, LOGIN_MESSAGE)
     directory = SqlLoginStore(engine)
     login = PasswordGrant(
-        directory, directory, directory, directory, hasher, passwords, clock, login_policy(settings)
+        directory,
+        directory,
+        directory,
+        directory,
+        login_throttle,
+        hasher,
+        passwords,
+        work,
+        clock,
+        login_policy(settings),
     )
     authorizer = AppAuthorizer(
         directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
@@ -119,6 +169,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         verifier=verifier,
         login=login,
         authorizer=authorizer,
+        client_auth=client_auth,
+        password_work=work,
         server_key=server_key,
     )
 
@@ -132,20 +184,26 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         yield
         await ready.close()
 
+    sources = SourceAddress(settings.trusted_proxies)
     flow = AuthorizationFlow(
         login=ready.login,
         authorizer=ready.authorizer,
         cookie_key=ready.server_key,
         session_ttl=settings.login_token_ttl,
+        sources=sources,
+        cookie_secure=settings.cookie_secure,
     )
     return create_app(
         ready.token_endpoint,
         admin=ready.admin,
         verifier=ready.verifier,
         admin_keys=[key.get_secret_value() for key in settings.admin_keys],
+        gateway_keys=[key.get_secret_value() for key in settings.gateway_keys],
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,
         flow=flow,
+        client_auth=ready.client_auth,
+        sources=sources,
     )
 
 

@@ -46,6 +46,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         access_log=False,  # ours redacts tokens in paths; uvicorn's would not
+        # X-Forwarded-For/-Proto count only from the configured proxies (none by default).
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
         log_level=settings.log_level.lower(),
         server_header=False,
     )

@@ -171,6 +171,22 @@ class TooManyRequestsError(ServiceError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class ServiceUnavailableError(ServiceError):
+    """The service cannot take this request now (e.g. every password-hashing slot is busy)."""
+
+    status = 503
+    type = "service_unavailable"
+    default_message = "Service is busy. Try again later."
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ValidationError(ServiceError):
     status = 422
     type = "validation_failed"

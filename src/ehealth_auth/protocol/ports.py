@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.model import NewToken
@@ -33,6 +34,17 @@ class PasswordHasher(Protocol):
     def verify(self, password_hash: str, password: str) -> bool: ...
 
 
+T = TypeVar("T")
+
+
+class PasswordWork(Protocol):
+    """Where password hashing runs: off the event loop, a bounded number at once."""
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """The result of `work`; ServiceUnavailableError at once when too many are waiting."""
+        ...
+
+
 class SuccessorCipher(Protocol):
     """Authenticated encryption of a successor refresh token for the grace window (CONTRACT §6).
 
@@ -57,6 +69,7 @@ class StoredRefreshToken:
     retired_at_ms: int | None = None
     successor_id: UUID | None = None
     successor_value_enc: bytes | None = None
+    connection_id: UUID | None = None  # None for an operator's mint
 
 
 @dataclass(frozen=True)

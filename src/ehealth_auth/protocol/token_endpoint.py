@@ -21,7 +21,7 @@ class TokenEndpoint:
     def __init__(self, grants: Iterable[Grant]) -> None:
         self._grants = {grant.grant_type: grant for grant in grants}
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
+    async def handle(self, params: Mapping[str, object], *, source: str = "") -> IssuedToken:
         grant_type = params.get("grant_type")
         if grant_type is None or grant_type == "":
             raise ValidationError(
@@ -33,4 +33,4 @@ class TokenEndpoint:
         grant = self._grants.get(grant_type)
         if grant is None:
             raise InvalidGrantError()
-        return await grant.handle(params)
+        return await grant.handle(params, source=source)

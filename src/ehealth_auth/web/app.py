@@ -18,12 +18,14 @@ from ehealth_auth.protocol.errors import (
     NotFoundError,
     ServiceError,
 )
+from ehealth_auth.protocol.throttle import ClientAuthThrottle
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.web.admin_auth import AdminGuard
 from ehealth_auth.web.admin_client_routes import ClientRoutes
 from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin_user_routes import UserRoutes
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.openapi import DocsRoutes
@@ -53,10 +55,13 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     return render_error(request, exc)
 
 
-def _route(path: str, operations: Sequence[Operation], guard: AdminGuard) -> Route:
+def _route(
+    path: str, operations: Sequence[Operation], guard: AdminGuard, verify: Operation
+) -> Route:
     """One route per path, so that a wrong method is a 405 that lists every allowed one."""
     handlers: dict[str, Endpoint] = {
-        op.method: guard.protect(op.endpoint) if op.admin else op.endpoint for op in operations
+        op.method: guard.protect(op.endpoint, gateway=op is verify) if op.admin else op.endpoint
+        for op in operations
     }
     if len(handlers) == 1:
         [(method, endpoint)] = handlers.items()
@@ -75,6 +80,9 @@ def create_app(
     verifier: TokenVerifier,
     admin_keys: Iterable[str],
     max_body_bytes: int,
+    client_auth: ClientAuthThrottle,
+    sources: SourceAddress,
+    gateway_keys: Iterable[str] = (),
     lifespan: Lifespan | None = None,
     flow: AuthorizationFlow | None = None,
 ) -> Starlette:
@@ -82,7 +90,7 @@ def create_app(
     verify = VerifyRoute(verifier).operation()
     operations = [
         verify,
-        TokenRoute(token_endpoint, max_body_bytes).operation(),
+        TokenRoute(token_endpoint, max_body_bytes, sources, client_auth).operation(),
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),
         *TokenAdminRoutes(admin).operations(),
@@ -93,20 +101,24 @@ def create_app(
     by_path: dict[str, list[Operation]] = {}
     for op in operations:
         by_path.setdefault(op.path, []).append(op)
-    guard = AdminGuard(admin_keys)
-    routes = [_route(path, ops, guard) for path, ops in by_path.items()]
+    guard = AdminGuard(admin_keys, gateway_keys)
+    routes = [_route(path, ops, guard, verify) for path, ops in by_path.items()]
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(RequestContextMiddleware),
             # The gateway's verify call, by far the most frequent, skips the router.
-            Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
+            Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint, gateway=True)),
         ],
         exception_handlers={HTTPException: _http_error, ServiceError: _service_error},
         lifespan=lifespan or _no_lifespan,
     )
+    # No redirect (e.g. to add or drop a trailing slash) is ever answered ahead of the admin
+    # guard: such a path is simply not found.
+    app.router.redirect_slashes = False
+    return app

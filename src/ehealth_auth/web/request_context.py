@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ehealth_auth.logs import request_id_var
+from ehealth_auth.logs import redact_path, request_id_var
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.web.envelope import render_error
 
 access_log = logging.getLogger("ehealth_auth.access")
 error_log = logging.getLogger("ehealth_auth.error")
-
-# Paths that carry a token: the gateway's verify call. Only the redacted form is ever logged.
-_TOKEN_IN_PATH = re.compile(r"^(/admin/tokens/)[^/]+(/verify)$")
 
 
 def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
@@ -32,9 +28,7 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def loggable_path(path: str) -> str:
-    if not path.startswith("/admin/tokens/"):
-        return path
-    return _TOKEN_IN_PATH.sub(r"\1[REDACTED]\2", path)
+    return redact_path(path)
 
 
 class RequestContextMiddleware:

@@ -6,10 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.errors import ServiceError
+from ehealth_auth.protocol.throttle import ClientAuthThrottle
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.views import issued_token_view
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.body import read_json_object
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.envelope import NO_STORE, render_data, render_error
 from ehealth_auth.web.operations import Operation
 
@@ -50,15 +52,31 @@ _REQUEST = s.wrapped("token", {"oneOf": [_REFRESH_GRANT, _CODE_GRANT]})
 
 
 class TokenRoute:
-    def __init__(self, endpoint: TokenEndpoint, max_body_bytes: int) -> None:
+    """A token endpoint in the eHealth JSON mode. With `client_auth`, its grants authenticate
+    clients and that authentication is throttled by source address and client id."""
+
+    def __init__(
+        self,
+        endpoint: TokenEndpoint,
+        max_body_bytes: int,
+        sources: SourceAddress,
+        client_auth: ClientAuthThrottle | None = None,
+    ) -> None:
         self._endpoint = endpoint
         self._max_body_bytes = max_body_bytes
+        self._sources = sources
+        self._client_auth = client_auth
 
     async def handle(self, request: Request) -> Response:
         # Token responses, errors included, must never be cached (RFC 6749 §5.1).
+        source = self._sources.of(request)
         try:
             params = await read_json_object(request, self._max_body_bytes, "token")
-            issued = await self._endpoint.handle(params)
+            if self._client_auth is None:
+                issued = await self._endpoint.handle(params, source=source)
+            else:
+                async with self._client_auth.authenticating(source, params.get("client_id")):
+                    issued = await self._endpoint.handle(params, source=source)
         except ServiceError as error:
             return render_error(request, error, NO_STORE)
         return render_data(request, 201, issued_token_view(issued), headers=NO_STORE)
@@ -73,11 +91,13 @@ class TokenRoute:
             "oauth",
             201,
             s.envelope(s.GRANTED_TOKEN),
-            (400, 401, 413, 415, 422),
+            (400, 401, 413, 415, 422, 429),
             body=_REQUEST,
             admin=False,
             description="CONTRACT §2, §3: the checks run in a fixed order and the first failure "
             "decides (401 invalid_client, token_not_found, invalid_grant, token_expired, "
             "user_blocked or access_denied). A grant_type other than these two is 401 "
-            "invalid_grant. Answers are never cached.",
+            "invalid_grant. Too many failed client authentications from the caller's address "
+            "or against the client: 429 too_many_requests with Retry-After. Answers are never "
+            "cached.",
         )

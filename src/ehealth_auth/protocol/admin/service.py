@@ -15,7 +15,7 @@ from ehealth_auth.protocol.errors import NotFoundError, Rule
 from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.paging import Page, PageRequest
-from ehealth_auth.protocol.ports import Clock, PasswordHasher, SecretHasher
+from ehealth_auth.protocol.ports import Clock, PasswordHasher, PasswordWork, SecretHasher
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientDetails,
@@ -57,10 +57,12 @@ class AdminService:
         passwords: PasswordHasher,
         clock: Clock,
         policy: TokenPolicy,
+        work: PasswordWork,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._passwords = passwords
+        self._work = work
         self._clock = clock
         self._policy = policy
         self._approver = Approver(store, clock)
@@ -146,7 +148,8 @@ class AdminService:
         email = checks.email("email", email)
         checks.password("password", password)
         checks.raise_if_any()
-        record = UserRecord(uuid.uuid4(), email, self._passwords.hash(password), is_blocked=False)
+        password_hash = await self._work.run(lambda: self._passwords.hash(password))
+        record = UserRecord(uuid.uuid4(), email, password_hash, is_blocked=False)
         await self._store.add_user(record, self._clock.now())
         return record
 
@@ -165,7 +168,7 @@ class AdminService:
         checks.password("password", password)
         checks.raise_if_any()
         user = await self.get_user(user_id)
-        password_hash = self._passwords.hash(password)
+        password_hash = await self._work.run(lambda: self._passwords.hash(password))
         await self._store.set_password_hash(user_id, password_hash, self._clock.now())
         await self._store.clear_attempts(account_key(self._hasher, user.email))
         return UserRecord(user.id, user.email, password_hash, user.is_blocked)

@@ -11,6 +11,7 @@ from ehealth_auth.protocol.model import IssuedToken
 class Grant(Protocol):
     grant_type: str
 
-    async def handle(self, params: Mapping[str, object]) -> IssuedToken:
-        """Validate the request parameters (the object under `token`) and issue a token."""
+    async def handle(self, params: Mapping[str, object], *, source: str = "") -> IssuedToken:
+        """Validate the request parameters (the object under `token`) and issue a token.
+        `source` is the caller's address, for the grants that throttle by it."""
         ...
