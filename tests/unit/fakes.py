@@ -588,6 +588,8 @@ class FakeFailureCounters:
             row = self.db.auth_failures.get((key.key, window_start))
             if row is not None and row.failures > 0:
                 row.failures -= 1
+            if row is not None and row.failures <= 0:
+                del self.db.auth_failures[(key.key, window_start)]
         self.db.auth_failures.pop((forget, window_start), None)
 
     async def at_least(self, now: int, failures: int) -> list[LiveCount]:

@@ -71,10 +71,17 @@ class SqlFailureCounters:
                         )
                         .values(failures=auth_failures.c.failures - 1)
                     )
+                # The pair's count goes; counters taken back to nothing go too.
                 await conn.execute(
                     auth_failures.delete().where(
-                        auth_failures.c.key_hash == forget,
                         auth_failures.c.window_start == window_start,
+                        sa.or_(
+                            auth_failures.c.key_hash == forget,
+                            sa.and_(
+                                auth_failures.c.key_hash.in_([key.key for key in refund]),
+                                auth_failures.c.failures <= 0,
+                            ),
+                        ),
                     )
                 )
 

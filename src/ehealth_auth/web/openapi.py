@@ -19,13 +19,16 @@ _ERRORS = {
     "(`request_malformed`).",
     401: "Not authenticated: for /admin routes a missing or unknown admin key (`access_denied`); "
     "for the others, the error the route documents.",
-    403: "Authenticated, but the token's scope does not allow this (`forbidden`).",
+    403: "Authenticated, but the token's scope, or the key's role, does not allow this "
+    "(`forbidden`): a gateway key may only verify tokens.",
     404: "No such resource (`not_found`).",
     409: "Conflicts with an existing resource (`conflict`).",
     413: "Request body over the size limit (`request_too_large`).",
     415: "Content type other than application/json (`content_type_invalid`).",
     422: "Validation failed (`validation_failed`); `invalid` lists each bad field.",
     429: "Too many failed attempts (`too_many_requests`); Retry-After tells when to try again.",
+    503: "The service cannot take the request now (`service_unavailable`), e.g. every password "
+    "check of the process is busy; Retry-After tells when to try again.",
 }
 _RETRY_AFTER = Header(
     "Retry-After",
@@ -40,12 +43,13 @@ _WWW_AUTHENTICATE = Header(
 _ERROR_HEADERS: dict[int, tuple[Header, ...]] = {
     401: (_WWW_AUTHENTICATE,),
     429: (_RETRY_AFTER,),
+    503: (_RETRY_AFTER,),
 }
 
 _DESCRIPTION = (
     "The eHealth OAuth 2.0 token service. Every JSON answer is an envelope: `{meta, data}` on "
     "success (lists add `paging`), `{meta, error}` on failure. /admin routes take "
-    "`Authorization: Bearer <admin key>`. The authorization-code flow: `POST /auth/login` gives "
+    "`Authorization: Bearer <admin key>`; the verify route also takes a gateway key. The authorization-code flow: `POST /auth/login` gives "
     "a user's login token, with which `POST /oauth/apps/authorize` (or the browser pages under "
     "`/oauth/authorize`) gives the client a code, which the client exchanges at `POST "
     "/oauth/tokens`."
