@@ -113,8 +113,8 @@ async def test_client_ids_count_whatever_their_case_and_any_value_is_a_target(
         await fail_once(client_auth, ATTACKER, client_id)
     assert await fail_once(client_auth, ATTACKER, CLIENT) == "too_many_requests"
     # A missing or non-string client id is one target of its own.
-    for client_id in (None, 42, None):
-        await fail_once(client_auth, HONEST, client_id)
+    for missing in (None, 42, None):
+        await fail_once(client_auth, HONEST, missing)
     assert await fail_once(client_auth, HONEST, None) == "too_many_requests"
 
 
