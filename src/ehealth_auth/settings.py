@@ -30,7 +30,10 @@ class InsecureSettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EHEALTH_AUTH_", extra="ignore")
+    # A refused value may be a key: errors never repeat what was given.
+    model_config = SettingsConfigDict(
+        env_prefix="EHEALTH_AUTH_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     access_token_ttl: int = Field(default=28_800, gt=0)

@@ -130,11 +130,13 @@ async def test_an_unknown_key_is_still_401_on_every_admin_route(http: httpx.Asyn
 
 @pytest.mark.parametrize("field", ["admin_keys", "gateway_keys"])
 def test_keys_shorter_than_32_characters_are_refused_at_start(field: str) -> None:
+    short: dict[str, Any] = {field: "a-key-of-31-characters-exactly!"}
     with pytest.raises(SettingsError) as raised:
-        Settings(**{field: "a-key-of-31-characters-exactly!"})
+        Settings(**short)
     assert "at least 32 characters" in str(raised.value)
     assert "a-key-of-31" not in str(raised.value)
-    assert Settings(**{field: "a-key-of-32-characters-exactly!!"}).model_fields_set == {field}
+    enough: dict[str, Any] = {field: "a-key-of-32-characters-exactly!!"}
+    assert Settings(**enough).model_fields_set == {field}
 
 
 # ------------------------------------------------------------------------ least privilege
