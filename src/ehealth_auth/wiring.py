@@ -126,7 +126,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_memory_kib,
         settings.password_hash_parallelism,
     )
-    work = BoundedPasswordWork(settings.password_hash_concurrency, settings.password_hash_queue)
+    work = BoundedPasswordWork(
+        settings.password_hash_concurrency,
+        settings.password_hash_queue,
+        settings.password_hash_nice,
+    )
     admin_store = SqlAdminStore(engine)
     admin = AdminService(admin_store, hasher, passwords, clock, policy, work)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)

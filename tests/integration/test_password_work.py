@@ -4,6 +4,8 @@ quick refusal beyond that (no unbounded queue)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 
 import pytest
@@ -43,4 +45,16 @@ async def test_beyond_running_and_waiting_work_is_refused_at_once_with_retry_aft
         assert await work.run(lambda: 42) == 42  # room again
     finally:
         release.set()
+        work.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are set on Linux only")
+async def test_hashing_threads_run_at_the_lower_priority_asked_for() -> None:
+    work = BoundedPasswordWork(running=1, waiting=0, nice=10)
+    try:
+        nice = await work.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        assert nice == os.getpriority(os.PRIO_PROCESS, 0) + 10 or nice == 19
+        # The event loop's own thread keeps its priority.
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != nice
+    finally:
         work.close()

@@ -607,11 +607,16 @@ class FakeFailureCounters:
 
 
 class InlinePasswordWork:
-    """PasswordWork that runs the work in place and counts it; `refuse` makes it busy."""
+    """PasswordWork that runs the work in place and counts it; `full` makes it say it has no
+    room, `refuse` makes it refuse work all the same (room gone meanwhile)."""
 
     def __init__(self) -> None:
         self.runs = 0
         self.refuse = False
+        self.full = False
+
+    def has_room(self) -> bool:
+        return not self.full
 
     async def run(self, work: Callable[[], T]) -> T:
         if self.refuse:

@@ -608,15 +608,31 @@ async def test_login_token_beyond_app_authorize_without_any_approval_is_refused(
     assert error.message == "Scope is not approved by the user for this client: legal_entity:read."
 
 
-async def test_password_hashing_busy_refuses_the_login_with_503(
-    login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork, db: FakeDatabase
+async def test_login_without_room_to_hash_is_refused_with_503_before_anything_is_counted(
+    login: PasswordGrant,
+    login_world: LoginWorld,
+    work: InlinePasswordWork,
+    db: FakeDatabase,
+    recording: RecordingPasswordHasher,
 ) -> None:
-    work.refuse = True
+    work.full = True
 
     error = await login_fails(login, login_world.params())
 
     assert (error.status, error.type) == (503, "service_unavailable")
     assert error.headers == {"Retry-After": "1"}
+    assert (db.tokens, db.auth_failures, recording.verified) == ({}, {}, [])
+
+
+async def test_login_whose_hash_is_refused_meanwhile_is_not_counted_as_an_attempt(
+    login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork, db: FakeDatabase
+) -> None:
+    work.refuse = True
+
+    error = await login_fails(login, login_world.params(password="wrong"))
+
+    assert (error.status, error.type) == (503, "service_unavailable")
+    assert counted(db) == {}
     assert db.tokens == {}
 
 

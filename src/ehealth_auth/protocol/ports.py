@@ -40,6 +40,11 @@ T = TypeVar("T")
 class PasswordWork(Protocol):
     """Where password hashing runs: off the event loop, a bounded number at once."""
 
+    def has_room(self) -> bool:
+        """Whether `run` would take more work now (so a request can be refused before any
+        other work is done for it)."""
+        ...
+
     async def run(self, work: Callable[[], T]) -> T:
         """The result of `work`; ServiceUnavailableError at once when too many are waiting."""
         ...

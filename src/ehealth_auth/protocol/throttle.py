@@ -184,8 +184,9 @@ class FailureThrottle:
                 raise TooManyRequestsError(expires_at - now, self._message)
 
     async def count(self, source: str, target: bytes) -> None:
-        """Count one failure (or a reserved attempt). When that takes a counter past its limit,
-        take it back everywhere and refuse (429)."""
+        """Count one failure, or an attempt ahead of its expensive check (a login: then
+        simultaneous attempts cannot pass the limits; `succeeded` takes it back). When that
+        takes a counter past its limit, take it back everywhere and refuse (429)."""
         keys = self.keys(source, target)
         now = self._clock.now()
         start, end = self._window(now)
@@ -197,11 +198,11 @@ class FailureThrottle:
             raise TooManyRequestsError(end - now, self._message)
         self._view.note(counts, end)
 
-    async def reserve(self, source: str, target: bytes) -> None:
-        """Count an attempt before its expensive check (a login): simultaneous attempts cannot
-        pass the limits. `succeeded` takes it back."""
-        await self.check(source, target)
-        await self.count(source, target)
+    async def take_back(self, source: str, target: bytes) -> None:
+        """Uncount an attempt counted ahead of a check that did not happen."""
+        keys = self.keys(source, target)
+        start, end = self._window(self._clock.now())
+        self._view.note(await self._view.counters.add(keys, start, end, -1), end)
 
     async def succeeded(self, source: str, target: bytes) -> None:
         source_key, pair_key, target_key = self.keys(source, target)

@@ -49,8 +49,9 @@ _ERROR_HEADERS: dict[int, tuple[Header, ...]] = {
 _DESCRIPTION = (
     "The eHealth OAuth 2.0 token service. Every JSON answer is an envelope: `{meta, data}` on "
     "success (lists add `paging`), `{meta, error}` on failure. /admin routes take "
-    "`Authorization: Bearer <admin key>`; the verify route also takes a gateway key. The authorization-code flow: `POST /auth/login` gives "
-    "a user's login token, with which `POST /oauth/apps/authorize` (or the browser pages under "
+    "`Authorization: Bearer <admin key>`; the verify route also takes a gateway key. The "
+    "authorization-code flow: `POST /auth/login` gives a user's login token, with which "
+    "`POST /oauth/apps/authorize` (or the browser pages under "
     "`/oauth/authorize`) gives the client a code, which the client exchanges at `POST "
     "/oauth/tokens`."
 )

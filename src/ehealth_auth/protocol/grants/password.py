@@ -25,6 +25,7 @@ from ehealth_auth.protocol.errors import (
     InvalidClientError,
     InvalidEntry,
     Rule,
+    ServiceUnavailableError,
     UserBlockedError,
     ValidationError,
 )
@@ -45,6 +46,7 @@ INVALID_CREDENTIALS = "Identity, password combination is wrong."
 UNKNOWN_CLIENT = "Invalid client id."
 APP_AUTHORIZE = "app:authorize"
 NOT_APPROVED = "Scope is not approved by the user for this client: {}."
+BUSY = "Too many sign-ins in progress. Try again shortly."
 
 
 @dataclass(frozen=True)
@@ -141,11 +143,18 @@ class PasswordGrant:
         simultaneous guesses cannot pass the limits) and taken back when the password is right.
         """
         account = account_key(self._hasher, email)
-        await self._throttle.reserve(source, account)
-        dummy = await self._dummy()
-        user = await self._users.user_by_email(normalize_email(email))
-        stored = user.password_hash if user else dummy
-        valid = await self._work.run(lambda: self._passwords.verify(stored, password))
+        await self._throttle.check(source, account)
+        if not self._work.has_room():
+            raise ServiceUnavailableError(1, BUSY)  # before any other work for it
+        await self._throttle.count(source, account)
+        try:
+            dummy = await self._dummy()
+            user = await self._users.user_by_email(normalize_email(email))
+            stored = user.password_hash if user else dummy
+            valid = await self._work.run(lambda: self._passwords.verify(stored, password))
+        except ServiceUnavailableError:
+            await self._throttle.take_back(source, account)  # not checked: not an attempt
+            raise
         if user is None or not valid:
             raise AccessDeniedError(INVALID_CREDENTIALS)
         await self._throttle.succeeded(source, account)
