@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(default=1, ge=1)
     password_hash_queue: int = Field(default=4, ge=0)
     # Linux nice value of the hashing threads: the hot paths come first when the CPU is short.
-    password_hash_nice: int = Field(default=10, ge=0, le=19)
+    password_hash_nice: int = Field(default=19, ge=0, le=19)
     # Throttling of failed authentications (docs/security.md), per fixed window.
     throttle_window: int = Field(default=900, gt=0)
     throttle_source_max_failures: int = Field(default=50, gt=0)

@@ -3,6 +3,7 @@ their order, the attempt budget per address and account, and equal work for unkn
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import uuid
@@ -729,3 +730,25 @@ async def test_verify_credentials_returns_the_user_id(
 ) -> None:
     assert await login.verify_credentials(" ANN@example.org", PASSWORD) == login_world.user_id
     assert db.tokens == {}
+
+
+async def test_credentials_are_not_checked_without_room_to_hash(
+    login: PasswordGrant, work: InlinePasswordWork, db: FakeDatabase
+) -> None:
+    work.full = True
+
+    with pytest.raises(ServiceError) as raised:
+        await login.verify_credentials(EMAIL, PASSWORD, ATTACKER)
+
+    assert raised.value.status == 503
+    assert db.auth_failures == {}
+
+
+async def test_simultaneous_first_logins_make_one_dummy_hash(
+    login: PasswordGrant, login_world: LoginWorld, recording: RecordingPasswordHasher
+) -> None:
+    await asyncio.gather(
+        *(login_fails(login, login_world.params(email=f"n{n}@example.org")) for n in range(3))
+    )
+
+    assert len(recording.hashed) == 1

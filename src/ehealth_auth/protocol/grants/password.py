@@ -13,6 +13,7 @@ bounded number at once.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,10 +99,13 @@ class PasswordGrant:
         self._clock = clock
         self._policy = policy
         self._dummy_hash: str | None = None
+        self._dummy_made = asyncio.Lock()
 
     async def handle(self, params: Mapping[str, object], *, source: str = "") -> IssuedToken:
         """`source` is the caller's address, for the attempt budget."""
         fields = require_strings(params, _FIELDS, "$.token")
+        if not self._work.has_room():
+            raise ServiceUnavailableError(1, BUSY)  # before any other work for it
         client_id = parse_uuid(fields["client_id"])
         client = None if client_id is None else await self._clients.client_profile(client_id)
         if client is None:
@@ -165,8 +169,9 @@ class PasswordGrant:
     async def _dummy(self) -> str:
         # Made on the first login of the process, whoever it is for, so that its cost tells
         # nothing about the email either.
-        if self._dummy_hash is None:
-            self._dummy_hash = await self._work.run(
-                lambda: self._passwords.hash(secrets.token_urlsafe(16))
-            )
-        return self._dummy_hash
+        async with self._dummy_made:  # once, however many logins arrive together
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._work.run(
+                    lambda: self._passwords.hash(secrets.token_urlsafe(16))
+                )
+            return self._dummy_hash
