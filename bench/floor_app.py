@@ -129,7 +129,8 @@ class Database(Protocol):
 _PG_LOAD_REFRESH_CONTEXT = """
 SELECT connections.id, clients.is_blocked, tokens.id, tokens.client_id, tokens.user_id,
        tokens.expires_at, tokens.revoked_at, tokens.family_id, tokens.retired_at_ms,
-       tokens.successor_id, tokens.successor_value_enc, users.is_blocked, approvals.scope
+       tokens.successor_id, tokens.successor_value_enc, users.is_blocked, approvals.scope,
+       tokens.connection_id
 FROM connections
 JOIN clients ON clients.id = connections.client_id
 LEFT OUTER JOIN tokens ON tokens.value_hash = $1 AND tokens.name = $2
@@ -161,7 +162,8 @@ WHERE tokens.family_id = $2 AND tokens.successor_value_enc IS NOT NULL AND token
 _SQLITE_LOAD_REFRESH_CONTEXT = """
 SELECT connections.id, clients.is_blocked, tokens.id, tokens.client_id, tokens.user_id,
        tokens.expires_at, tokens.revoked_at, tokens.family_id, tokens.retired_at_ms,
-       tokens.successor_id, tokens.successor_value_enc, users.is_blocked, approvals.scope
+       tokens.successor_id, tokens.successor_value_enc, users.is_blocked, approvals.scope,
+       tokens.connection_id
 FROM connections
 JOIN clients ON clients.id = connections.client_id
 LEFT OUTER JOIN tokens ON tokens.value_hash = ? AND tokens.name = ?
@@ -199,9 +201,10 @@ def _rowcount(status: str) -> int:
 _VERIFY_SELECT = """
 SELECT tokens.id, tokens.name, tokens.expires_at, tokens.revoked_at, tokens.user_id,
        tokens.details, approvals.id, clients.is_blocked, users.is_blocked, connections.consumer_id,
-       tokens.issued_at
+       tokens.issued_at, tokens.scope, approvals.scope, client_types.scope
 FROM tokens
 LEFT OUTER JOIN clients ON clients.id = tokens.client_id
+LEFT OUTER JOIN client_types ON client_types.id = clients.client_type_id
 LEFT OUTER JOIN users ON users.id = tokens.user_id
 LEFT OUTER JOIN approvals
   ON approvals.user_id = tokens.user_id AND approvals.client_id = tokens.client_id

@@ -10,6 +10,8 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
   run, under the same load: the reference floor (PostgreSQL), oidc-provider and the HTTP ceiling.
 - `purge`: with BENCH_PURGE_ROWS expired tokens seeded, the service's refresh is measured
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
+- `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
+  logins (bench/login_flood.py); then guessing from one address is counted.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
@@ -50,6 +52,13 @@ from typing import Any
 from bench import bulk
 from bench.backends import Backend, BackendError, make_backend
 from bench.config import BenchConfig, ConfigError
+from bench.login_flood import (
+    Flood,
+    GuessOutcome,
+    LoginFloodResult,
+    measure_guessing,
+    render_login_flood,
+)
 from bench.purge import PurgeOutcome, purge_beside
 from bench.references import (
     OIDC,
@@ -69,7 +78,14 @@ from bench.report import (
     render_purge,
     write_summary,
 )
-from bench.scenarios import BENCH_DIR, AnyScenario, PurgeScenario, Scenario, select
+from bench.scenarios import (
+    BENCH_DIR,
+    AnyScenario,
+    LoginFloodScenario,
+    PurgeScenario,
+    Scenario,
+    select,
+)
 from bench.seed import Cli, Seed, SeedError, seed_database
 from bench.servers import HOST, ServerError, ServerSpec, running
 from bench.wrk import LoadError, LoadResult, LoadSpec, WrkRun, combine, run_wrk, wrk_version
@@ -422,7 +438,69 @@ def run_purge(
     )
 
 
-Result = Comparison | PurgeComparison
+def run_login_flood(
+    context: Context,
+    backend: Backend,
+    scenario: LoginFloodScenario,
+    env: Mapping[str, str],
+    seed: Seed,
+) -> LoginFloodResult:
+    """Refresh alone, then beside the flood (each on a fresh server); then the guessing."""
+    key = env["EHEALTH_AUTH_SECRET_KEY"].encode()
+    inputs = write_inputs(context, backend, scenario, seed, key)
+    target = own_target(scenario, service_spec(scenario, env), inputs)
+    duration = context.config.duration
+    alone = measure(context, backend, scenario, target, "alone")
+    name = f"{backend.name}/{scenario.name}/flood"
+    with serving(context, backend, scenario, target, "flood") as load:
+        base_url = load.url.removesuffix(scenario.path)
+        flood = Flood(base_url, seed.client_id, scenario.flood_rate)
+        flood.start()
+        try:
+            time.sleep(1.0)  # the flood reaches its rate before the measurement starts
+            _log(f"{name}: measuring {duration} s beside {scenario.flood_rate} logins/s")
+            during, _output = run_wrk(load, duration)
+        finally:
+            outcome = flood.stop()
+    guesses: list[GuessOutcome] = []
+    with serving(context, backend, scenario, target, "guessing") as load:
+        base_url = load.url.removesuffix(scenario.path)
+        wrong_secret = {
+            "token": {
+                "grant_type": "refresh_token",
+                "client_id": seed.client_id,
+                "client_secret": "not-the-secret",
+                "refresh_token": seed.refresh_token,
+            }
+        }
+        wrong_password = {
+            "token": {
+                "grant_type": "password",
+                "email": "bench@example.org",
+                "password": "not-the-password",
+                "client_id": seed.client_id,
+                "scope": "a",
+            }
+        }
+        for what, path, body in (
+            ("client secrets", "/oauth/tokens", wrong_secret),
+            ("passwords", "/auth/login", wrong_password),
+        ):
+            _log(f"{backend.name}/{scenario.name}: guessing {what} for {scenario.guess_s:g} s")
+            guesses.append(measure_guessing(what, base_url + path, body, scenario.guess_s))
+    return LoginFloodResult(
+        backend=backend.name,
+        backend_label=backend.label,
+        scenario=scenario.name,
+        title=scenario.title,
+        alone=alone,
+        during=during,
+        flood=outcome,
+        guesses=tuple(guesses),
+    )
+
+
+Result = Comparison | PurgeComparison | LoginFloodResult
 
 
 def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -> list[Result]:
@@ -439,6 +517,10 @@ def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -
                 purge = run_purge(context, backend, scenario, env, seed)
                 results.append(purge)
                 text = render_purge(purge, purge_description(context.config, scenario))
+            elif isinstance(scenario, LoginFloodScenario):
+                flood = run_login_flood(context, backend, scenario, env, seed)
+                results.append(flood)
+                text = render_login_flood(flood, load_description(context.config))
             else:
                 comparison = run_comparison(context, backend, scenario, env, references)
                 results.append(comparison)
@@ -482,6 +564,8 @@ def failed(result: Result) -> bool:
     """Whether some request failed or the run's figures are not valid."""
     if isinstance(result, PurgeComparison):
         return bool(result.problems or result.baseline.errors or result.during.errors)
+    if isinstance(result, LoginFloodResult):
+        return bool(result.problems)
     targets = (result.ours, result.floor, *result.references.values())
     return any(target.errors or target.exhausted for target in targets)
 

@@ -62,7 +62,23 @@ class PurgeScenario:
     purge_after_s: float = 1.0
 
 
-AnyScenario = Scenario | PurgeScenario
+@dataclass(frozen=True)
+class LoginFloodScenario:
+    """Refresh (rotation off) alone, then during a flood of wrong-password logins for distinct
+    emails from distinct forwarded addresses at `flood_rate` per second; then, on a fresh server,
+    guessing from one address for `guess_s` seconds (client secrets, then passwords)."""
+
+    name: str
+    title: str
+    path: str
+    wrk_script: Path
+    inputs: Callable[[Seed, Sequence[str]], Sequence[str]]
+    service_env: Mapping[str, str] = field(default_factory=dict)
+    flood_rate: int = 50
+    guess_s: float = 10.0
+
+
+AnyScenario = Scenario | PurgeScenario | LoginFloodScenario
 
 
 def refresh_bodies(seed: Seed, refresh_tokens: Sequence[str]) -> list[str]:
@@ -149,7 +165,28 @@ VERIFY_UNCACHED = Scenario(
     kind="verify",
 )
 
-SCENARIOS: tuple[AnyScenario, ...] = (REFRESH, REFRESH_ROTATION, PURGE, VERIFY, VERIFY_UNCACHED)
+LOGIN_FLOOD = LoginFloodScenario(
+    name="login-flood",
+    title="POST /oauth/tokens grant_type=refresh_token, rotation off, during a flood of "
+    "wrong-password logins (distinct emails, distinct addresses)",
+    path="/oauth/tokens",
+    wrk_script=BENCH_DIR / "refresh.lua",
+    inputs=refresh_bodies,
+    # The flood's distinct addresses arrive as X-Forwarded-For from the load generator.
+    service_env={
+        "EHEALTH_AUTH_REFRESH_ROTATION": "off",
+        "EHEALTH_AUTH_TRUSTED_PROXIES": "127.0.0.1",
+    },
+)
+
+SCENARIOS: tuple[AnyScenario, ...] = (
+    REFRESH,
+    REFRESH_ROTATION,
+    PURGE,
+    VERIFY,
+    VERIFY_UNCACHED,
+    LOGIN_FLOOD,
+)
 
 
 def select(names: Sequence[str]) -> tuple[AnyScenario, ...]:

@@ -14,8 +14,8 @@ import httpx
 from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services, build_app
 
-ADMIN_KEY = "admin-key-0123456789abcdef-one"
-SECOND_ADMIN_KEY = "admin-key-0123456789abcdef-two"
+ADMIN_KEY = "admin-key-0123456789abcdef-0123456789-one"
+SECOND_ADMIN_KEY = "admin-key-0123456789abcdef-0123456789-two"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 

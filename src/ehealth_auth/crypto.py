@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
+import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,6 +21,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ehealth_auth.protocol.errors import ServiceUnavailableError
+
+T = TypeVar("T")
 
 
 class HmacSecretHasher:
@@ -45,6 +57,56 @@ class Argon2PasswordHasher:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+BUSY_MESSAGE = "Too many sign-ins in progress. Try again shortly."
+
+
+def _lower_thread_priority(nice: int) -> None:
+    """Give the calling thread (and the threads argon2 starts from it) a lower CPU priority.
+
+    On Linux a thread is a task with a nice value of its own, inherited by the threads it
+    creates. Elsewhere this is skipped: the bound on concurrent hashes still holds.
+    """
+    if nice and sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+class BoundedPasswordWork:
+    """Password hashing on `running` threads of its own, never on the event loop.
+
+    argon2 takes tens of milliseconds of CPU and releases the GIL; at most `running` hashes run
+    at once per process and at most `waiting` more wait for a thread. Beyond that the work is
+    refused at once (503 with Retry-After) rather than queued without limit, so a login flood
+    cannot pile up. The hashing threads run at `nice` (Linux): when the CPU is short, the
+    process's other requests (refresh, verify) come first.
+    """
+
+    def __init__(self, running: int = 1, waiting: int = 4, nice: int = 0) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=running,
+            thread_name_prefix="argon2",
+            initializer=_lower_thread_priority,
+            initargs=(nice,),
+        )
+        self._capacity = running + waiting
+        self._admitted = 0
+
+    def has_room(self) -> bool:
+        return self._admitted < self._capacity
+
+    async def run(self, work: Callable[[], T]) -> T:
+        if not self.has_room():
+            raise ServiceUnavailableError(1, BUSY_MESSAGE)
+        self._admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        finally:
+            self._admitted -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class SystemClock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import re
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +41,19 @@ _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
     "color_message",  # uvicorn's copy of the message with terminal colours
     "taskName",
 }
+
+# Whatever follows /admin/tokens/ may be a token (the gateway's verify call), on any spelling of
+# the path a client may send: doubled slashes, a trailing slash, another case.
+_ADMIN_TOKENS = re.compile(r"^/+admin/+tokens/", re.IGNORECASE)
+_VERIFY_SUFFIX = re.compile(r"/+verify/*$", re.IGNORECASE)
+
+
+def redact_path(path: str) -> str:
+    """The request path as every log may show it: anything after `/admin/tokens/` redacted."""
+    if not _ADMIN_TOKENS.match(path):
+        return path
+    suffix = "/verify" if _VERIFY_SUFFIX.search(path) else ""
+    return f"/admin/tokens/[REDACTED]{suffix}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -144,6 +158,6 @@ def log_startup(settings: Settings, *, database: str, host: str, port: int, work
                 "revokes_previous_access": settings.refresh_revokes_previous_access,
             },
             "keys_set": keys,
-            "secret_key_is_placeholder": settings.uses_placeholder_key,
+            "secret_key_set": settings.secret_key is not None,
         },
     )

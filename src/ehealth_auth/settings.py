@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -10,8 +13,17 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ehealth-auth.db"
-# The placeholder key only serves the embedded demo; `ensure_servable` refuses it elsewhere.
-PLACEHOLDER_SECRET_KEY = "insecure-demo-key-change-me"  # noqa: S105
+# The embedded demo's server key: made at random on first use, kept beside its database.
+DEMO_KEY_FILE = "secret-key"
+MIN_BEARER_KEY_LENGTH = 32
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split(value: object) -> object:
+    # Operators set comma-separated lists; blank items are ignored.
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
 
 
 class InsecureSettingsError(RuntimeError):
@@ -19,7 +31,10 @@ class InsecureSettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EHEALTH_AUTH_", extra="ignore")
+    # A refused value may be a key: errors never repeat what was given.
+    model_config = SettingsConfigDict(
+        env_prefix="EHEALTH_AUTH_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     access_token_ttl: int = Field(default=28_800, gt=0)
@@ -37,12 +52,26 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65_536, ge=8)
     password_hash_parallelism: int = Field(default=4, ge=1)
+    # Password hashes running at once per process, and how many more may wait for one.
+    password_hash_concurrency: int = Field(default=1, ge=1)
+    password_hash_queue: int = Field(default=4, ge=0)
+    # Linux nice value of the hashing threads: the hot paths come first when the CPU is short.
+    password_hash_nice: int = Field(default=19, ge=0, le=19)
+    # Throttling of failed authentications (docs/security.md), per fixed window.
+    throttle_window: int = Field(default=900, gt=0)
+    throttle_source_max_failures: int = Field(default=50, gt=0)
     login_max_failures: int = Field(default=5, gt=0)
-    login_failure_window: int = Field(default=900, gt=0)
+    login_account_max_failures: int = Field(default=100, gt=0)
+    client_max_failures: int = Field(default=10, gt=0)
+    client_target_max_failures: int = Field(default=100, gt=0)
+    throttle_sync_ms: int = Field(default=1_000, ge=0)
+    trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = ()
     admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    gateway_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     # Keys that may read /metrics only (admin keys may too).
     metrics_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
-    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
+    secret_key: SecretStr | None = None
+    cookie_secure: bool = False
     max_body_bytes: int = Field(default=65_536, gt=0)
     # RFC 8414 issuer, e.g. https://auth.example.org; empty: the origin each request reached.
     issuer: str = ""
@@ -60,12 +89,26 @@ class Settings(BaseSettings):
     # Probes come every few seconds: their access lines are left out unless this is on.
     log_health_requests: bool = False
 
-    @field_validator("admin_keys", "metrics_keys", mode="before")
+    @field_validator("admin_keys", "gateway_keys", "metrics_keys", "trusted_proxies", mode="before")
     @classmethod
-    def _split_admin_keys(cls, value: object) -> object:
-        # Operators set a comma-separated list; blank items are ignored.
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
+    def _split_lists(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, tuple | list):
+            return tuple(ipaddress.ip_network(str(item), strict=False) for item in value)
+        return value
+
+    @field_validator("admin_keys", "gateway_keys", "metrics_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(key.get_secret_value()) < MIN_BEARER_KEY_LENGTH for key in value):
+            raise ValueError(
+                f"every key must be at least {MIN_BEARER_KEY_LENGTH} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
         return value
 
     @field_validator("issuer")
@@ -84,26 +127,39 @@ class Settings(BaseSettings):
 
     @field_validator("secret_key")
     @classmethod
-    def _secret_key_long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
+    def _secret_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters")
         return value
-
-    @property
-    def uses_placeholder_key(self) -> bool:
-        return self.secret_key.get_secret_value() == PLACEHOLDER_SECRET_KEY
 
     @property
     def is_embedded_demo(self) -> bool:
         return self.database_url == DEFAULT_DATABASE_URL
 
     def ensure_servable(self) -> None:
-        """Refuse the placeholder secret key anywhere but the embedded demo database."""
-        if self.uses_placeholder_key and not self.is_embedded_demo:
+        """Refuse to run without a server key anywhere but the embedded demo database."""
+        if self.secret_key is None and not self.is_embedded_demo:
             raise InsecureSettingsError(
-                "EHEALTH_AUTH_SECRET_KEY is the placeholder demo key; set a random key "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                "EHEALTH_AUTH_SECRET_KEY is not set; it is required for any database other "
+                "than the embedded demo (make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
+
+    def server_key(self) -> bytes:
+        """The configured key; for the embedded demo without one, its own random key (made on
+        first use and kept beside the database)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        self.ensure_servable()
+        path = self.sqlite_path()
+        assert path is not None  # the embedded demo is a file
+        key_file = path.parent / DEMO_KEY_FILE
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+        return key_file.read_text().strip().encode()
 
     def sqlite_path(self) -> Path | None:
         """The file behind a sqlite:/// URL, or None for other backends and in-memory databases."""

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from ehealth_auth.crypto import (
     AesGcmSuccessorCipher,
     Argon2PasswordHasher,
+    BoundedPasswordWork,
     HmacSecretHasher,
     SystemClock,
 )
@@ -33,6 +34,14 @@ from ehealth_auth.protocol.oauth.introspection import TokenIntrospector
 from ehealth_auth.protocol.oauth.revocation import TokenRevoker
 from ehealth_auth.protocol.ports import Clock
 from ehealth_auth.protocol.purge import TokenPurger
+from ehealth_auth.protocol.throttle import (
+    CLIENT_MESSAGE,
+    LOGIN_MESSAGE,
+    ClientAuthThrottle,
+    FailureThrottle,
+    ThrottleLimits,
+    ThrottleView,
+)
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.settings import Settings
@@ -45,11 +54,13 @@ from ehealth_auth.storage.migrate import current_revision, head_revision
 from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
 from ehealth_auth.storage.outage import OutageMonitor
 from ehealth_auth.storage.purge_store import SqlPurgeStore
+from ehealth_auth.storage.throttle_store import SqlFailureCounters
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_cache import VerifyResultCache
 from ehealth_auth.storage.verify_listener import MAX_LAG, VerifyInvalidationListener
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.web.app import create_app
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.client_auth import ClientAuthentication
 from ehealth_auth.web.flow_routes import AuthorizationFlow
 from ehealth_auth.web.oauth_routes import StandardOAuth
@@ -75,10 +86,24 @@ def token_policy(settings: Settings) -> TokenPolicy:
 
 
 def login_policy(settings: Settings) -> LoginPolicy:
-    return LoginPolicy(
-        max_failures=settings.login_max_failures,
-        failure_window=settings.login_failure_window,
-        token_ttl=settings.login_token_ttl,
+    return LoginPolicy(token_ttl=settings.login_token_ttl)
+
+
+def client_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits(
+        window=settings.throttle_window,
+        source=settings.throttle_source_max_failures,
+        pair=settings.client_max_failures,
+        target=settings.client_target_max_failures,
+    )
+
+
+def login_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits(
+        window=settings.throttle_window,
+        source=settings.throttle_source_max_failures,
+        pair=settings.login_max_failures,
+        target=settings.login_account_max_failures,
     )
 
 
@@ -93,6 +118,9 @@ class Services:
     login: PasswordGrant
     authorizer: AppAuthorizer
     oauth: StandardOAuth
+    client_auth: ClientAuthThrottle
+    password_work: BoundedPasswordWork
+    sources: SourceAddress
     server_key: bytes
     metrics: Metrics
     outage: OutageMonitor
@@ -107,6 +135,7 @@ class Services:
     async def close(self) -> None:
         if self.verify_listener is not None:
             await self.verify_listener.stop()
+        self.password_work.close()
         await self.driver.close()
         await self.engine.dispose()
 
@@ -136,7 +165,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.database_url, pool_size=ENGINE_POOL_SIZE, on_connect=outage.recovered
     )
     driver = create_driver(settings.database_url, pool_size=DRIVER_POOL_SIZE, outage=outage)
-    server_key = settings.secret_key.get_secret_value().encode()
+    server_key = settings.server_key()
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
@@ -161,19 +190,39 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_memory_kib,
         settings.password_hash_parallelism,
     )
+    work = BoundedPasswordWork(
+        settings.password_hash_concurrency,
+        settings.password_hash_queue,
+        settings.password_hash_nice,
+    )
     admin_store = SqlAdminStore(engine)
-    admin = AdminService(admin_store, hasher, passwords, clock, policy, events)
+    admin = AdminService(admin_store, hasher, passwords, clock, policy, work, events)
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     verify_cache, verify_listener = _verify_cache(settings)
     verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock, verify_cache)
+    clients, logins = client_limits(settings), login_limits(settings)
+    view = ThrottleView(
+        SqlFailureCounters(engine),
+        clock,
+        sync_ms=settings.throttle_sync_ms,
+        floor=min(clients.pair, clients.target, logins.pair, logins.target, clients.source),
+        purge_every=settings.throttle_window,
+    )
+    client_auth = ClientAuthThrottle(
+        FailureThrottle("client", clients, view, hasher, clock, CLIENT_MESSAGE), hasher
+    )
+    login_throttle = FailureThrottle("login", logins, view, hasher, clock, LOGIN_MESSAGE)
+    sources = SourceAddress(settings.trusted_proxies)
     directory = SqlLoginStore(engine)
     login = PasswordGrant(
         directory,
         directory,
         directory,
         directory,
+        login_throttle,
         hasher,
         passwords,
+        work,
         clock,
         login_policy(settings),
         events,
@@ -182,7 +231,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
     )
     oauth = StandardOAuth(
-        clients=ClientAuthentication(ClientAuthenticator(SqlClientSecretStore(driver), hasher)),
+        clients=ClientAuthentication(
+            ClientAuthenticator(SqlClientSecretStore(driver), hasher), client_auth, sources
+        ),
         revoker=TokenRevoker(SqlRevocationStore(driver), hasher, clock),
         introspector=TokenIntrospector(verifier),
         clock=clock,
@@ -198,6 +249,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         login=login,
         authorizer=authorizer,
         oauth=oauth,
+        client_auth=client_auth,
+        password_work=work,
+        sources=sources,
         server_key=server_key,
         verify_cache=verify_cache,
         verify_listener=verify_listener,
@@ -240,12 +294,15 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         authorizer=ready.authorizer,
         cookie_key=ready.server_key,
         session_ttl=settings.login_token_ttl,
+        sources=ready.sources,
+        cookie_secure=settings.cookie_secure,
     )
     return create_app(
         ready.token_endpoint,
         admin=ready.admin,
         verifier=ready.verifier,
         admin_keys=[key.get_secret_value() for key in settings.admin_keys],
+        gateway_keys=[key.get_secret_value() for key in settings.gateway_keys],
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.request_body_timeout,
         lifespan=lifespan,
@@ -257,6 +314,8 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         metrics_keys=[key.get_secret_value() for key in settings.metrics_keys],
         log_health_requests=settings.log_health_requests,
         translate_error=ready.outage.translate,
+        client_auth=ready.client_auth,
+        sources=ready.sources,
     )
 
 

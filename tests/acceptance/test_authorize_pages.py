@@ -12,7 +12,7 @@ import pytest
 from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services, build_app
 from tests.flow_support import REDIRECT_URI, exchange_body, page_forms, query_of
-from tests.support import World
+from tests.support import MutableClock, World
 
 STATE = "xyz-state-42"
 
@@ -165,12 +165,15 @@ async def test_wrong_password_shows_the_form_again_with_a_message(
 
 
 @pytest.mark.parametrize("setting_overrides", [{"login_max_failures": 1}])
-async def test_locked_account_sees_when_to_try_again(http: httpx.AsyncClient, world: World) -> None:
+async def test_locked_account_sees_when_to_try_again(
+    http: httpx.AsyncClient, world: World, clock: MutableClock
+) -> None:
+    clock.current = clock.now() - clock.now() % 900 + 900 - 600  # 10 minutes before it ends
     await sign_in(http, world, password="wrong-password")
     response = await sign_in(http, world, lang="en")
     assert response.status_code == 429
-    assert response.headers["retry-after"] == "900"
-    assert "Try again in 15 min." in response.text
+    assert response.headers["retry-after"] == "600"
+    assert "Try again in 10 min." in response.text
 
 
 async def test_forms_without_the_sessions_csrf_token_are_refused(

@@ -209,10 +209,10 @@ async def test_rotation_off_keeps_earlier_access_tokens(
     assert all(row.revoked_at is None for row in await family_rows(services, world))
 
 
-GATEWAY_KEY = "gateway-key-0123456789abcdef"
+GATEWAY_KEY = "gateway-key-0123456789abcdef-0123456789"
 
 
-@pytest.mark.parametrize("setting_overrides", [{**ROTATION, "admin_keys": GATEWAY_KEY}])
+@pytest.mark.parametrize("setting_overrides", [{**ROTATION, "gateway_keys": GATEWAY_KEY}])
 async def test_reuse_kills_the_familys_access_tokens_at_verify_too(
     http: httpx.AsyncClient, world: World, clock: MutableClock
 ) -> None:

@@ -61,11 +61,49 @@ def test_demo_prints_a_curl_refresh_that_the_server_answers_with_201(tmp_path: P
     assert '"path":"/oauth/tokens"' in log
 
 
-def test_serve_refuses_placeholder_key_outside_the_demo(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["serve", "--port", "1"], ["migrate"], ["clients", "list"], ["client-types", "list"]],
+    ids=lambda command: command[0],
+)
+def test_every_command_refuses_to_run_without_a_key_outside_the_demo(
+    tmp_path: Path, command: list[str]
+) -> None:
     env = clean_env(EHEALTH_AUTH_DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}")
-    result = run_cli(["serve", "--port", str(free_port())], tmp_path, env)
+    result = run_cli(command, tmp_path, env)
     assert result.returncode != 0
     assert "EHEALTH_AUTH_SECRET_KEY" in result.stderr
+    assert not (tmp_path / "prod.db").exists()
+
+
+def test_the_demo_makes_a_random_server_key_once_and_keeps_it_beside_its_database(
+    tmp_path: Path,
+) -> None:
+    env = clean_env()
+    assert run_cli(["migrate"], tmp_path, env).returncode == 0
+    assert run_cli(["demo"], tmp_path, env).returncode == 0
+    key_file = tmp_path / "var" / "secret-key"
+    key = key_file.read_text()
+    assert len(key) >= 48
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert run_cli(["--json", "clients", "list"], tmp_path, env).returncode == 0
+    assert key_file.read_text() == key
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert run_cli(["migrate"], other, env).returncode == 0
+    assert run_cli(["demo"], other, env).returncode == 0
+    assert (other / "var" / "secret-key").read_text() != key
+
+
+def test_keys_shorter_than_32_characters_stop_the_server_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(EHEALTH_AUTH_GATEWAY_KEYS="short-gateway-key")
+    result = run_cli(["serve", "--port", str(free_port())], tmp_path, env)
+    assert result.returncode != 0
+    assert "gateway_keys" in result.stderr
+    assert "at least 32 characters" in result.stderr
+    assert "short-gateway-key" not in result.stderr
 
 
 def test_workers_share_one_postgresql_database(tmp_path: Path, pg_url: str) -> None:

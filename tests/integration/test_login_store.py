@@ -3,6 +3,7 @@ password grant does for unknown and known emails."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,34 +11,80 @@ import pytest
 from ehealth_auth.crypto import Argon2PasswordHasher, HmacSecretHasher
 from ehealth_auth.protocol.errors import AccessDeniedError
 from ehealth_auth.protocol.grants.password import LoginPolicy, PasswordGrant
+from ehealth_auth.protocol.throttle import (
+    LOGIN_MESSAGE,
+    CounterKey,
+    FailureThrottle,
+    ThrottleLimits,
+    ThrottleView,
+)
 from ehealth_auth.storage.login_store import SqlLoginStore
+from ehealth_auth.storage.throttle_store import SqlFailureCounters, clear_target
 from ehealth_auth.wiring import Services
 from tests.flow_support import login_body
 from tests.support import TEST_SECRET_KEY, MutableClock, World
 
 ACCOUNT = b"\x01" * 32
+SOURCE = CounterKey(b"\x02" * 32, None, 5)
+PAIR = CounterKey(b"\x03" * 32, ACCOUNT, 5)
+TARGET = CounterKey(ACCOUNT, ACCOUNT, 5)
 
 
-async def test_attempts_count_up_to_the_limit_then_lock_until_the_window_ends(
+async def test_failure_counters_add_per_key_and_window(services: Services) -> None:
+    counters = SqlFailureCounters(services.engine)
+    assert await counters.add([SOURCE, TARGET], 1_000, 1_060, 1) == {SOURCE.key: 1, ACCOUNT: 1}
+    assert await counters.add([SOURCE, PAIR], 1_000, 1_060, 1) == {SOURCE.key: 2, PAIR.key: 1}
+    assert await counters.add([SOURCE], 1_060, 1_120, 1) == {SOURCE.key: 1}  # a new window
+    assert await counters.add([SOURCE], 1_000, 1_060, -1) == {SOURCE.key: 1}
+
+
+async def test_failure_counters_count_every_simultaneous_failure(services: Services) -> None:
+    counters = SqlFailureCounters(services.engine)
+
+    await asyncio.gather(*(counters.add([SOURCE, TARGET], 1_000, 1_060, 1) for _ in range(20)))
+
+    counts = {row.key: row.failures for row in await counters.at_least(1_000, 0)}
+    assert counts == {SOURCE.key: 20, ACCOUNT: 20}
+
+
+async def test_failure_counters_list_live_counts_and_purge_ended_windows(
     services: Services,
 ) -> None:
-    store = SqlLoginStore(services.engine)
-    answers = [await store.count_attempt(ACCOUNT, 1_000 + i, 60, 3) for i in range(3)]
-    assert answers == [None, None, None]
-    assert await store.count_attempt(ACCOUNT, 1_010, 60, 3) == 50  # the window began at 1000
-    assert await store.count_attempt(ACCOUNT, 1_059, 60, 3) == 1
-    assert await store.count_attempt(ACCOUNT, 1_060, 60, 3) is None  # a new window
-    assert await store.count_attempt(b"\x02" * 32, 1_060, 60, 3) is None  # another account
+    counters = SqlFailureCounters(services.engine)
+    await counters.add([SOURCE, TARGET], 1_000, 1_060, 3)
+    await counters.add([PAIR], 1_000, 1_060, 1)
+    await counters.add([SOURCE], 1_060, 1_120, 4)
+
+    live = await counters.at_least(1_059, 3)
+    assert sorted((row.key, row.expires_at, row.failures) for row in live) == sorted(
+        [(SOURCE.key, 1_060, 3), (ACCOUNT, 1_060, 3), (SOURCE.key, 1_120, 4)]
+    )
+    assert await counters.purge(1_060) == 3
+    assert [(row.key, row.failures) for row in await counters.at_least(1_060, 0)] == [
+        (SOURCE.key, 4)
+    ]
 
 
-async def test_clearing_attempts_lifts_the_lock(services: Services) -> None:
-    store = SqlLoginStore(services.engine)
-    for _ in range(2):
-        await store.count_attempt(ACCOUNT, 1_000, 60, 2)
-    assert await store.count_attempt(ACCOUNT, 1_000, 60, 2) == 60
-    assert await store.clear_attempts(ACCOUNT) is True
-    assert await store.clear_attempts(ACCOUNT) is False
-    assert await store.count_attempt(ACCOUNT, 1_000, 60, 2) is None
+async def test_failure_counters_settle_refunds_and_forgets_the_pair(services: Services) -> None:
+    counters = SqlFailureCounters(services.engine)
+    await counters.add([SOURCE, PAIR, TARGET], 1_000, 1_060, 2)
+
+    await counters.settle([SOURCE, TARGET], PAIR.key, 1_000)
+
+    counts = {row.key: row.failures for row in await counters.at_least(1_000, 0)}
+    assert counts == {SOURCE.key: 1, ACCOUNT: 1}
+
+
+async def test_clearing_an_account_forgets_its_counters_and_its_pairs(services: Services) -> None:
+    counters = SqlFailureCounters(services.engine)
+    await counters.add([SOURCE, PAIR, TARGET], 1_000, 1_060, 2)
+
+    assert await services.admin.clear_login_attempts("ann@example.org") is False
+    async with services.engine.begin() as conn:
+        assert await clear_target(conn, ACCOUNT) is True
+        assert await clear_target(conn, ACCOUNT) is False
+
+    assert [row.key for row in await counters.at_least(1_000, 0)] == [SOURCE.key]
 
 
 async def test_user_by_email_ignores_case(services: Services, world: World) -> None:
@@ -66,15 +113,20 @@ async def test_unknown_email_costs_a_password_verification_like_a_wrong_password
 ) -> None:
     store = SqlLoginStore(services.engine)
     hasher = CountingHasher()
+    keyed = HmacSecretHasher(TEST_SECRET_KEY.encode())
+    view = ThrottleView(SqlFailureCounters(services.engine), clock, 1_000, 100, 900)
+    limits = ThrottleLimits(source=100, pair=100, target=100)
     grant = PasswordGrant(
         store,
         store,
         store,
         store,
-        HmacSecretHasher(TEST_SECRET_KEY.encode()),
+        FailureThrottle("login", limits, view, keyed, clock, LOGIN_MESSAGE),
+        keyed,
         hasher,
+        services.password_work,
         clock,
-        LoginPolicy(max_failures=100),
+        LoginPolicy(),
     )
 
     async def refused(body: dict[str, Any]) -> None:

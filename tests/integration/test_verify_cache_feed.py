@@ -128,6 +128,13 @@ CHANGES: dict[str, Change] = {
     "client blocked": lambda sql, world, _t: sql.execute(
         "UPDATE clients SET is_blocked = true WHERE id = $1", world.client_id
     ),
+    # Verify bounds a token's scope by its approval's and its client type's.
+    "approval narrowed": lambda sql, world, _t: sql.execute(
+        "UPDATE approvals SET scope = 'other:read' WHERE user_id = $1", world.user_id
+    ),
+    "client type ceiling narrowed": lambda sql, _w, _t: sql.execute(
+        "UPDATE client_types SET scope = 'other:read'"
+    ),
     "approval deleted": lambda sql, world, _t: sql.execute(
         "DELETE FROM approvals WHERE user_id = $1 AND client_id = $2",
         world.user_id,
@@ -189,17 +196,14 @@ async def test_changes_that_cannot_alter_a_verify_answer_keep_the_cache(
     await _cached(live, value)
     ticket = _cache(live).ticket()
 
-    # Refresh-path writes: a new access token, a refresh token retired; an approval's scope;
-    # the purge of an access token that expired long ago.
+    # Refresh-path writes: a new access token, a refresh token retired; the purge of an access
+    # token that expired long ago.
     await _access(live, world)
     expired = await live.admin.create_token(
         TokenName.ACCESS_TOKEN, world.user_id, world.client_id, int(time.time()) - 8 * 86_400
     )
     await sql.execute("DELETE FROM tokens WHERE id = $1", expired.id)
     await sql.execute("UPDATE tokens SET revoked_at = 1 WHERE id = $1", world.refresh_token_id)
-    await sql.execute(
-        "UPDATE approvals SET scope = scope || ' x' WHERE user_id = $1", world.user_id
-    )
     await sql.execute("SELECT pg_notify($1, 'sentinel')", CHANNEL + "_other")
     await asyncio.sleep(0.3)
 

@@ -13,23 +13,35 @@ from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.grants.password import LoginPolicy
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenPolicy
+from ehealth_auth.protocol.throttle import (
+    CLIENT_MESSAGE,
+    LOGIN_MESSAGE,
+    ClientAuthThrottle,
+    FailureThrottle,
+    ThrottleLimits,
+    ThrottleView,
+)
 from tests.unit.builders import World, seed_world
 from tests.unit.fakes import (
     FakeAdminStore,
     FakeClock,
     FakeCodeStore,
     FakeDatabase,
+    FakeFailureCounters,
     FakeLoginStore,
     FakePasswordHasher,
     FakeRefreshGrantStore,
     FakeSuccessorCipher,
+    InlinePasswordWork,
     Sha256SecretHasher,
 )
 
 # Lifetimes unlike the defaults, so a test can tell which one a token got.
 POLICY = TokenPolicy(access_ttl=600, refresh_ttl=7_200, code_ttl=60)
-# Likewise unlike LoginPolicy's defaults (5 attempts, 900 s, 3600 s).
-LOGIN_POLICY = LoginPolicy(max_failures=3, failure_window=600, token_ttl=1_800)
+# Likewise unlike the defaults (3600 s; 900 s windows, 50/5/100 failures).
+LOGIN_POLICY = LoginPolicy(token_ttl=1_800)
+LOGIN_LIMITS = ThrottleLimits(window=600, source=8, pair=3, target=6)
+CLIENT_LIMITS = ThrottleLimits(window=600, source=8, pair=3, target=6)
 
 
 @pytest.fixture
@@ -73,6 +85,33 @@ def code_store(db: FakeDatabase) -> FakeCodeStore:
 
 
 @pytest.fixture
+def work() -> InlinePasswordWork:
+    return InlinePasswordWork()
+
+
+@pytest.fixture
+def throttle_view(db: FakeDatabase, clock: FakeClock) -> ThrottleView:
+    return ThrottleView(FakeFailureCounters(db), clock, sync_ms=1_000, floor=3, purge_every=600)
+
+
+@pytest.fixture
+def login_throttle(
+    throttle_view: ThrottleView, hasher: Sha256SecretHasher, clock: FakeClock
+) -> FailureThrottle:
+    return FailureThrottle("login", LOGIN_LIMITS, throttle_view, hasher, clock, LOGIN_MESSAGE)
+
+
+@pytest.fixture
+def client_auth(
+    throttle_view: ThrottleView, hasher: Sha256SecretHasher, clock: FakeClock
+) -> ClientAuthThrottle:
+    throttle = FailureThrottle(
+        "client", CLIENT_LIMITS, throttle_view, hasher, clock, CLIENT_MESSAGE
+    )
+    return ClientAuthThrottle(throttle, hasher)
+
+
+@pytest.fixture
 def cipher() -> FakeSuccessorCipher:
     return FakeSuccessorCipher()
 
@@ -107,8 +146,9 @@ def admin(
     hasher: Sha256SecretHasher,
     passwords: FakePasswordHasher,
     clock: FakeClock,
+    work: InlinePasswordWork,
 ) -> AdminService:
-    return AdminService(admin_store, hasher, passwords, clock, POLICY)
+    return AdminService(admin_store, hasher, passwords, clock, POLICY, work)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
 
-from ehealth_auth.protocol.errors import ConflictError
+from ehealth_auth.protocol.errors import ConflictError, ServiceUnavailableError
 from ehealth_auth.protocol.flow_ports import (
     Bearer,
     ClientProfile,
@@ -39,6 +39,7 @@ from ehealth_auth.protocol.records import (
     TokenInfo,
     UserRecord,
 )
+from ehealth_auth.protocol.throttle import CounterKey, LiveCount
 from ehealth_auth.protocol.verify import VerifyContext
 
 START = 1_700_000_000
@@ -159,12 +160,12 @@ class TokenRow:
 
 
 @dataclass
-class LoginAttempts:
-    """A row of the login_attempts table, keyed by the account's digest."""
+class FailureRow:
+    """A row of the auth_failures table, keyed by (key digest, window start)."""
 
-    window_started_at: int
-    attempts: int
-    updated_at: int
+    target: bytes | None
+    failures: int
+    expires_at: int
 
 
 @dataclass
@@ -175,7 +176,7 @@ class FakeDatabase:
     users: dict[UUID, UserRecord] = field(default_factory=dict)
     approvals: dict[UUID, ApprovalRecord] = field(default_factory=dict)
     tokens: dict[UUID, TokenRow] = field(default_factory=dict)
-    login_attempts: dict[bytes, LoginAttempts] = field(default_factory=dict)
+    auth_failures: dict[tuple[bytes, int], FailureRow] = field(default_factory=dict)
     # The inserted_at column of every table, by row id (ids are unique across tables).
     inserted_at: dict[UUID, int] = field(default_factory=dict)
 
@@ -219,6 +220,12 @@ class FakeDatabase:
                 token.family_id == access.family_id and token.name is TokenName.ACCESS_TOKEN
             ),
         )
+
+    def clear_failures_of(self, target: bytes) -> bool:
+        keys = [key for key, row in self.auth_failures.items() if row.target == target]
+        for key in keys:
+            del self.auth_failures[key]
+        return bool(keys)
 
     def approval_for(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None:
         for record in self.approvals.values():
@@ -357,6 +364,7 @@ class FakeRefreshGrantStore(InterleavingStore):
                 successor_id=row.successor_id,
                 successor_value_enc=row.successor_value_enc,
                 revoked_for_reuse=row.revoked_for_reuse,
+                connection_id=token.connection_id,
             ),
             user_blocked=bool(user and user.is_blocked),
             approval_scope=approval.scope if approval else None,
@@ -498,12 +506,11 @@ class FakeCodeStore(InterleavingStore):
 
 
 class FakeLoginStore:
-    """ClientDirectory, UserDirectory, TokenWriter, BearerLookup and LoginThrottle in one,
+    """ClientDirectory, UserDirectory, ApprovalLookup, TokenWriter and BearerLookup in one,
     mirroring `SqlLoginStore`."""
 
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
-        self.attempt_calls: list[tuple[bytes, int, int, int]] = []
 
     async def client_profile(self, client_id: UUID) -> ClientProfile | None:
         client = self.db.clients.get(client_id)
@@ -550,23 +557,76 @@ class FakeLoginStore:
             client_blocked=client.is_blocked,
         )
 
-    async def count_attempt(self, account: bytes, now: int, window: int, limit: int) -> int | None:
-        self.attempt_calls.append((account, now, window, limit))
-        row = self.db.login_attempts.get(account)
-        if row is None:
-            self.db.login_attempts[account] = LoginAttempts(now, 1, now)
-            return None
-        # The upsert's ON CONFLICT DO UPDATE ... WHERE expired OR attempts < limit.
-        expired = row.window_started_at + window <= now
-        if expired or row.attempts < limit:
-            row.window_started_at = now if expired else row.window_started_at
-            row.attempts = 1 if expired else row.attempts + 1
-            row.updated_at = now
-            return None
-        return max(1, row.window_started_at + window - now)
+    async def approved_scope(self, user_id: UUID, client_id: UUID) -> str | None:
+        approval = self.db.approval_for(user_id, client_id)
+        return approval.scope if approval else None
 
-    async def clear_attempts(self, account: bytes) -> bool:
-        return self.db.login_attempts.pop(account, None) is not None
+    async def revoke_access_token(self, token_hash: bytes, now: int) -> bool:
+        row = self.db.token_by_hash(token_hash)
+        if row is None or row.token.name != TokenName.ACCESS_TOKEN or row.revoked_at is not None:
+            return False
+        row.revoked_at = now
+        return True
+
+
+class FakeFailureCounters:
+    """The FailureCounters port over `FakeDatabase.auth_failures`, like SqlFailureCounters."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    async def add(
+        self, keys: Sequence[CounterKey], window_start: int, expires_at: int, delta: int
+    ) -> dict[bytes, int]:
+        counts = {}
+        for key in keys:
+            row = self.db.auth_failures.setdefault(
+                (key.key, window_start), FailureRow(key.target, 0, expires_at)
+            )
+            row.failures += delta
+            counts[key.key] = row.failures
+        return counts
+
+    async def settle(self, refund: Sequence[CounterKey], forget: bytes, window_start: int) -> None:
+        for key in refund:
+            row = self.db.auth_failures.get((key.key, window_start))
+            if row is not None and row.failures > 0:
+                row.failures -= 1
+            if row is not None and row.failures <= 0:
+                del self.db.auth_failures[(key.key, window_start)]
+        self.db.auth_failures.pop((forget, window_start), None)
+
+    async def at_least(self, now: int, failures: int) -> list[LiveCount]:
+        return [
+            LiveCount(key, row.expires_at, row.failures)
+            for (key, _), row in self.db.auth_failures.items()
+            if row.expires_at > now and row.failures >= failures
+        ]
+
+    async def purge(self, now: int) -> int:
+        ended = [key for key, row in self.db.auth_failures.items() if row.expires_at <= now]
+        for key in ended:
+            del self.db.auth_failures[key]
+        return len(ended)
+
+
+class InlinePasswordWork:
+    """PasswordWork that runs the work in place and counts it; `full` makes it say it has no
+    room, `refuse` makes it refuse work all the same (room gone meanwhile)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.refuse = False
+        self.full = False
+
+    def has_room(self) -> bool:
+        return not self.full
+
+    async def run(self, work: Callable[[], T]) -> T:
+        if self.refuse:
+            raise ServiceUnavailableError(1, "Too many sign-ins in progress. Try again shortly.")
+        self.runs += 1
+        return work()
 
 
 class FakeAdminStore:
@@ -639,7 +699,7 @@ class FakeAdminStore:
         return True
 
     async def clear_attempts(self, account: bytes) -> bool:
-        return self.db.login_attempts.pop(account, None) is not None
+        return self.db.clear_failures_of(account)
 
     async def block_user(self, user_id: UUID, now: int) -> bool:
         user = self.db.users.get(user_id)
@@ -783,6 +843,8 @@ class FakeVerifyStore:
         client = self.db.clients.get(token.client_id)
         user = self.db.users.get(token.user_id)
         connection = self.db.connections.get(token.connection_id) if token.connection_id else None
+        approval = self.db.approval_for(token.user_id, token.client_id)
+        kind = self.db.client_types.get(client.client_type_id) if client else None
         return VerifyContext(
             id=token.id,
             name=token.name.value,
@@ -795,6 +857,9 @@ class FakeVerifyStore:
             user_blocked=bool(user and user.is_blocked),
             mis_client_id=connection.consumer_id if connection else None,
             issued_at=token.issued_at,
+            scope=token.scope,
+            approval_scope=approval.scope if approval else None,
+            type_scope=kind.scope if kind else None,
         )
 
 
@@ -841,12 +906,18 @@ class RecordingGrant:
         self.answer = answer
         self.calls: list[Mapping[str, object]] = []
         self.requested_scopes: list[str | None] = []
+        self.sources: list[str] = []
 
     async def handle(
-        self, params: Mapping[str, object], requested_scope: str | None = None
+        self,
+        params: Mapping[str, object],
+        requested_scope: str | None = None,
+        *,
+        source: str = "",
     ) -> IssuedToken:
         self.calls.append(params)
         self.requested_scopes.append(requested_scope)
+        self.sources.append(source)
         return self.answer
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 
 from ehealth_auth.protocol import pkce
-from ehealth_auth.protocol.errors import ServiceError, ValidationError
+from ehealth_auth.protocol.errors import InvalidGrantError, ServiceError, ValidationError
 from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGrant
 from ehealth_auth.protocol.model import IssuedToken, TokenName
 from tests.unit.builders import (
@@ -268,12 +268,17 @@ async def test_exchange_just_before_expiry_succeeds(
     ["HTTPS://MIS.TEST/cb", "https://mis.test:443/cb", "https://mis.test/cb?from=mis"],
     ids=["case", "default-port", "query"],
 )
-async def test_exchange_accepts_the_redirect_uri_in_an_equivalent_spelling(
-    exchange: AuthorizationCodeGrant, code_world: CodeWorld, redirect_uri: str
+async def test_exchange_refuses_the_redirect_uri_in_any_other_spelling(
+    exchange: AuthorizationCodeGrant, code_world: CodeWorld, db: FakeDatabase, redirect_uri: str
 ) -> None:
-    issued = await exchange.handle(code_world.params(redirect_uri=redirect_uri))
+    """RFC 6749 §4.1.3: identical to the one the code was issued for, character for character."""
+    with pytest.raises(InvalidGrantError) as raised:
+        await exchange.handle(code_world.params(redirect_uri=redirect_uri))
 
-    assert issued.details["redirect_uri"] == MIS_REDIRECT  # the one the code was issued for
+    assert raised.value.message == REDIRECT_MISMATCH
+    # The code stays usable with the exact URI.
+    issued = await exchange.handle(code_world.params())
+    assert issued.details["redirect_uri"] == MIS_REDIRECT
 
 
 async def test_exchange_ignores_unknown_extra_keys(

@@ -20,6 +20,7 @@ from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGra
 from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenName
+from ehealth_auth.protocol.throttle import FailureThrottle
 from tests.unit.builders import (
     CEILING,
     MIS_REDIRECT,
@@ -42,6 +43,7 @@ from tests.unit.fakes import (
     FakePasswordHasher,
     FakeRefreshGrantStore,
     FakeSuccessorCipher,
+    InlinePasswordWork,
     Sha256SecretHasher,
     sha256,
 )
@@ -782,14 +784,18 @@ async def test_login_authorize_exchange_and_refresh_work_together_and_reuse_ends
     login_store: FakeLoginStore,
     code_store: FakeCodeStore,
     refresh_store: FakeRefreshGrantStore,
+    login_throttle: FailureThrottle,
+    work: InlinePasswordWork,
 ) -> None:
     login = PasswordGrant(
         login_store,
         login_store,
         login_store,
         login_store,
+        login_throttle,
         hasher,
         FakePasswordHasher(),
+        work,
         clock,
         LOGIN_POLICY,
     )

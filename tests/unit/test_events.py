@@ -14,6 +14,7 @@ from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGra
 from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenName
+from ehealth_auth.protocol.throttle import FailureThrottle
 from tests.unit.builders import (
     MIS_REDIRECT,
     World,
@@ -33,6 +34,7 @@ from tests.unit.fakes import (
     FakePasswordHasher,
     FakeRefreshGrantStore,
     FakeSuccessorCipher,
+    InlinePasswordWork,
     Sha256SecretHasher,
 )
 
@@ -159,7 +161,12 @@ async def test_code_exchange_issues_and_a_replay_revokes_the_family(
 
 
 async def test_a_login_is_an_issue_of_the_password_grant(
-    login_store: FakeLoginStore, clock: FakeClock, db: FakeDatabase, events: RecordingEvents
+    login_store: FakeLoginStore,
+    clock: FakeClock,
+    db: FakeDatabase,
+    events: RecordingEvents,
+    work: InlinePasswordWork,
+    login_throttle: FailureThrottle,
 ) -> None:
     client_id, _, _ = add_client(db, add_client_type(db), "Portal")
     user_id = add_user(db, "user@example.org", "correct horse")
@@ -168,8 +175,10 @@ async def test_a_login_is_an_issue_of_the_password_grant(
         login_store,
         login_store,
         login_store,
+        login_throttle,
         Sha256SecretHasher(),
         FakePasswordHasher(),
+        work,
         clock,
         LOGIN_POLICY,
         events,
@@ -187,10 +196,14 @@ async def test_a_login_is_an_issue_of_the_password_grant(
 
 
 async def test_operator_revocations_are_events_with_their_action(
-    admin_store: FakeAdminStore, clock: FakeClock, world: World, events: RecordingEvents
+    admin_store: FakeAdminStore,
+    clock: FakeClock,
+    world: World,
+    events: RecordingEvents,
+    work: InlinePasswordWork,
 ) -> None:
     admin = AdminService(
-        admin_store, Sha256SecretHasher(), FakePasswordHasher(), clock, POLICY, events
+        admin_store, Sha256SecretHasher(), FakePasswordHasher(), clock, POLICY, work, events
     )
     minted = await admin.create_token(TokenName.ACCESS_TOKEN, world.user_id, world.client_id)
     await admin.revoke_token(minted.id)

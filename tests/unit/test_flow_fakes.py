@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from ehealth_auth.protocol.model import NewToken, TokenName
+from ehealth_auth.protocol.throttle import CounterKey
 from tests.unit.builders import (
     add_client,
     add_client_type,
@@ -20,44 +21,52 @@ from tests.unit.fakes import (
     FakeClock,
     FakeCodeStore,
     FakeDatabase,
+    FakeFailureCounters,
     FakeIntegrityError,
     FakeLoginStore,
-    LoginAttempts,
     sha256,
 )
 
 ACCOUNT = b"\x01" * 32
+SOURCE = CounterKey(b"\x02" * 32, None, 5)
+PAIR = CounterKey(b"\x03" * 32, ACCOUNT, 5)
+TARGET = CounterKey(ACCOUNT, ACCOUNT, 5)
 
 
-async def test_attempts_count_up_to_the_limit_then_lock_until_the_window_ends(
-    login_store: FakeLoginStore,
+async def test_failure_counters_add_per_key_and_window(db: FakeDatabase) -> None:
+    counters = FakeFailureCounters(db)
+    assert await counters.add([SOURCE, TARGET], 1_000, 1_060, 1) == {SOURCE.key: 1, ACCOUNT: 1}
+    assert await counters.add([SOURCE, PAIR], 1_000, 1_060, 1) == {SOURCE.key: 2, PAIR.key: 1}
+    assert await counters.add([SOURCE], 1_060, 1_120, 1) == {SOURCE.key: 1}  # a new window
+    assert await counters.add([SOURCE], 1_000, 1_060, -1) == {SOURCE.key: 1}
+
+
+async def test_failure_counters_list_live_counts_and_purge_ended_windows(
+    db: FakeDatabase,
 ) -> None:
-    answers = [await login_store.count_attempt(ACCOUNT, 1_000 + i, 60, 3) for i in range(3)]
-    assert answers == [None, None, None]
-    assert await login_store.count_attempt(ACCOUNT, 1_010, 60, 3) == 50  # window began at 1000
-    assert await login_store.count_attempt(ACCOUNT, 1_059, 60, 3) == 1
-    assert await login_store.count_attempt(ACCOUNT, 1_060, 60, 3) is None  # a new window
-    assert await login_store.count_attempt(b"\x02" * 32, 1_060, 60, 3) is None
+    counters = FakeFailureCounters(db)
+    await counters.add([SOURCE, TARGET], 1_000, 1_060, 3)
+    await counters.add([PAIR], 1_000, 1_060, 1)
+    await counters.add([SOURCE], 1_060, 1_120, 4)
+
+    live = await counters.at_least(1_059, 3)
+    assert sorted((row.key, row.expires_at, row.failures) for row in live) == sorted(
+        [(SOURCE.key, 1_060, 3), (ACCOUNT, 1_060, 3), (SOURCE.key, 1_120, 4)]
+    )
+    assert await counters.purge(1_060) == 3
+    assert [(row.key, row.failures) for row in await counters.at_least(1_060, 0)] == [
+        (SOURCE.key, 4)
+    ]
 
 
-async def test_a_refused_attempt_is_not_counted_and_a_new_window_starts_at_one(
-    login_store: FakeLoginStore, db: FakeDatabase
-) -> None:
-    for now in (1_000, 1_001, 1_002):
-        await login_store.count_attempt(ACCOUNT, now, 60, 2)
+async def test_failure_counters_settle_refunds_and_forgets_the_pair(db: FakeDatabase) -> None:
+    counters = FakeFailureCounters(db)
+    await counters.add([SOURCE, PAIR, TARGET], 1_000, 1_060, 2)
 
-    assert db.login_attempts[ACCOUNT] == LoginAttempts(1_000, 2, 1_001)
-    await login_store.count_attempt(ACCOUNT, 1_070, 60, 2)
-    assert db.login_attempts[ACCOUNT] == LoginAttempts(1_070, 1, 1_070)
+    await counters.settle([SOURCE, TARGET], PAIR.key, 1_000)
 
-
-async def test_clearing_attempts_lifts_the_lock(login_store: FakeLoginStore) -> None:
-    for _ in range(2):
-        await login_store.count_attempt(ACCOUNT, 1_000, 60, 2)
-    assert await login_store.count_attempt(ACCOUNT, 1_000, 60, 2) == 60
-    assert await login_store.clear_attempts(ACCOUNT) is True
-    assert await login_store.clear_attempts(ACCOUNT) is False
-    assert await login_store.count_attempt(ACCOUNT, 1_000, 60, 2) is None
+    counts = {row.key: row.failures for row in await counters.at_least(1_000, 0)}
+    assert counts == {SOURCE.key: 1, ACCOUNT: 1}
 
 
 async def test_user_by_email_ignores_case(login_store: FakeLoginStore, db: FakeDatabase) -> None:

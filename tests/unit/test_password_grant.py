@@ -1,8 +1,9 @@
-"""PasswordGrant (`POST /auth/login`, docs/api.md "Check orders") against fakes: checks 4-10 in
-their order, the attempt counter and its lockout, and equal work for unknown emails."""
+"""PasswordGrant (`POST /auth/login`, docs/api.md "Check orders") against fakes: checks 4-11 in
+their order, the attempt budget per address and account, and equal work for unknown emails."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import uuid
@@ -20,14 +21,16 @@ from ehealth_auth.protocol.grants.password import (
     normalize_email,
 )
 from ehealth_auth.protocol.model import TokenName
-from tests.unit.builders import CEILING, add_client, add_client_type, add_user
-from tests.unit.conftest import LOGIN_POLICY
+from ehealth_auth.protocol.throttle import FailureThrottle, ThrottleLimits
+from tests.unit.builders import CEILING, add_approval, add_client, add_client_type, add_user
+from tests.unit.conftest import LOGIN_LIMITS, LOGIN_POLICY
 from tests.unit.fakes import (
+    FailureRow,
     FakeClock,
     FakeDatabase,
     FakeLoginStore,
     FakePasswordHasher,
-    LoginAttempts,
+    InlinePasswordWork,
     RecordingPasswordHasher,
     Sha256SecretHasher,
     sha256,
@@ -60,7 +63,14 @@ EXPECTED = {
     8: Expected(429, "too_many_requests", LOCKED),
     9: Expected(401, "access_denied", WRONG),
     10: Expected(401, "user_blocked", "User blocked."),
+    11: Expected(
+        422,
+        "validation_failed",
+        "Scope is not approved by the user for this client: employee:read.",
+    ),
 }
+ATTACKER = "192.0.2.66"
+HONEST = "198.51.100.7"
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,8 @@ def login(
     login_store: FakeLoginStore,
     hasher: Sha256SecretHasher,
     recording: RecordingPasswordHasher,
+    work: InlinePasswordWork,
+    login_throttle: FailureThrottle,
     clock: FakeClock,
 ) -> PasswordGrant:
     return PasswordGrant(
@@ -102,8 +114,10 @@ def login(
         login_store,
         login_store,
         login_store,
+        login_throttle,
         hasher,
         recording,
+        work,
         clock,
         LOGIN_POLICY,
     )
@@ -113,9 +127,20 @@ def key(email: str) -> bytes:
     return account_key(Sha256SecretHasher(), email)
 
 
-async def login_fails(login: PasswordGrant, params: dict[str, object]) -> ServiceError:
+def counted(db: FakeDatabase) -> dict[bytes, int]:
+    """The non-zero failure counts, by key."""
+    return {key: row.failures for (key, _), row in db.auth_failures.items() if row.failures}
+
+
+def window_end(now: int) -> int:
+    return now - now % LOGIN_LIMITS.window + LOGIN_LIMITS.window
+
+
+async def login_fails(
+    login: PasswordGrant, params: dict[str, object], source: str = ATTACKER
+) -> ServiceError:
     with pytest.raises(ServiceError) as raised:
-        await login.handle(params)
+        await login.handle(params, source=source)
     return raised.value
 
 
@@ -173,7 +198,10 @@ async def test_login_needs_no_approval(
     assert (await login.handle(login_world.params())).user_id == login_world.user_id
 
 
-async def test_login_scope_is_normalised(login: PasswordGrant, login_world: LoginWorld) -> None:
+async def test_login_scope_is_normalised(
+    login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
+) -> None:
+    add_approval(db, login_world.user_id, login_world.client_id, "employee:read")
     scope = "  employee:read app:authorize   employee:read "
 
     issued = await login.handle(login_world.params(scope=scope))
@@ -204,8 +232,10 @@ async def test_login_tokens_differ_each_time(login: PasswordGrant, login_world: 
 
 
 def test_login_policy_defaults_are_the_documented_ones() -> None:
-    # docs/operations.md: LOGIN_MAX_FAILURES 5, _FAILURE_WINDOW 900, _LOGIN_TOKEN_TTL 1 h.
-    assert LoginPolicy() == LoginPolicy(max_failures=5, failure_window=900, token_ttl=3_600)
+    # docs/security.md: LOGIN_MAX_FAILURES 5 per address and account, THROTTLE_WINDOW 900,
+    # LOGIN_ACCOUNT_MAX_FAILURES 100, THROTTLE_SOURCE_MAX_FAILURES 50; LOGIN_TOKEN_TTL 1 h.
+    assert LoginPolicy() == LoginPolicy(token_ttl=3_600)
+    assert ThrottleLimits() == ThrottleLimits(window=900, source=50, pair=5, target=100)
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -235,7 +265,7 @@ async def test_login_refuses_a_client_that_is_not_there(
 
     expected = 4 if not client_id else 5
     assert_service_error(error, expected)
-    assert db.login_attempts == {}
+    assert db.auth_failures == {}
 
 
 async def test_login_refuses_a_client_whose_type_is_gone(
@@ -310,7 +340,10 @@ def _scope_beyond_ceiling(scene: Scene) -> None:
 
 def _use_up_attempts(scene: Scene) -> None:
     now = scene.clock.now()
-    scene.db.login_attempts[key(EMAIL)] = LoginAttempts(now - 10, LOGIN_POLICY.max_failures, now)
+    start = now - now % LOGIN_LIMITS.window
+    scene.db.auth_failures[(key(EMAIL), start)] = FailureRow(
+        key(EMAIL), LOGIN_LIMITS.target, window_end(now)
+    )
 
 
 def _wrong_password(scene: Scene) -> None:
@@ -322,6 +355,11 @@ def _block_user(scene: Scene) -> None:
     scene.db.users[user.id] = dataclasses.replace(user, is_blocked=True)
 
 
+def _scope_not_approved(scene: Scene) -> None:
+    add_approval(scene.db, scene.world.user_id, scene.world.client_id, "legal_entity:read")
+    scene.params["scope"] = f"{scene.params['scope']} employee:read"
+
+
 BREAKAGES: dict[int, Callable[[Scene], None]] = {
     4: _break_fields,
     5: _unknown_client,
@@ -330,6 +368,7 @@ BREAKAGES: dict[int, Callable[[Scene], None]] = {
     8: _use_up_attempts,
     9: _wrong_password,
     10: _block_user,
+    11: _scope_not_approved,
 }
 
 
@@ -369,55 +408,59 @@ async def test_login_counts_an_attempt_only_for_a_password_it_checks(
     for check in sorted(BREAKAGES):
         if check >= first:
             BREAKAGES[check](scene)
-    before = {account: dataclasses.replace(row) for account, row in db.login_attempts.items()}
+    before = counted(db)
 
     assert_service_error(await login_fails(login, scene.params), first)
 
     # Refused before the attempt budget, or locked: nothing counted. A wrong password is
-    # counted; the right one (for a blocked user) clears the count.
-    counted = {9: {key(EMAIL): 1}, 10: {}}
-    if first in counted:
-        assert {account: row.attempts for account, row in db.login_attempts.items()} == (
-            counted[first]
-        )
+    # counted (for the address, the address and account, the account); the right one is not.
+    if first == 9:
+        assert sorted(counted(db).values()) == [1, 1, 1]
+        assert counted(db)[key(EMAIL)] == 1
+    elif first in (10, 11):
+        assert counted(db) == {}
     else:
-        assert db.login_attempts == before
+        assert counted(db) == before
 
 
 # ------------------------------------------------------------------- attempts and lockout
 
 
-async def test_attempt_is_counted_with_the_policy_before_the_password_is_checked(
+async def test_attempt_is_counted_before_the_password_is_checked(
     login: PasswordGrant,
     login_world: LoginWorld,
-    login_store: FakeLoginStore,
     recording: RecordingPasswordHasher,
     db: FakeDatabase,
     clock: FakeClock,
 ) -> None:
     await login_fails(login, login_world.params(password="wrong"))
 
-    assert login_store.attempt_calls == [(key(EMAIL), clock.now(), 600, 3)]
-    assert db.login_attempts[key(EMAIL)] == LoginAttempts(clock.now(), 1, clock.now())
+    rows = list(db.auth_failures.values())
+    assert sorted(row.failures for row in rows) == [1, 1, 1]
+    assert {row.expires_at for row in rows} == {window_end(clock.now())}
+    # The address's own counter concerns no account; the other two belong to the account.
+    assert sorted(row.target is None for row in rows) == [False, False, True]
+    assert {row.target for row in rows if row.target} == {key(EMAIL)}
     assert len(recording.verified) == 1
 
 
 async def test_right_password_clears_the_count(
     login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
 ) -> None:
-    for _ in range(LOGIN_POLICY.max_failures - 1):
+    for _ in range(LOGIN_LIMITS.pair - 1):
         await login_fails(login, login_world.params(password="wrong"))
 
-    await login.handle(login_world.params())
+    await login.handle(login_world.params(), source=ATTACKER)
 
-    assert db.login_attempts == {}
-    # A full budget again: max_failures wrong passwords, then the right one still works.
-    for _ in range(LOGIN_POLICY.max_failures - 1):
+    # The address and account keep their failures; the pair's count is gone.
+    assert sorted(counted(db).values()) == [LOGIN_LIMITS.pair - 1] * 2
+    # A full budget again for this address and account.
+    for _ in range(LOGIN_LIMITS.pair - 1):
         await login_fails(login, login_world.params(password="wrong"))
-    await login.handle(login_world.params())
+    await login.handle(login_world.params(), source=ATTACKER)
 
 
-async def test_right_password_of_blocked_user_also_clears_the_count(
+async def test_right_password_of_blocked_user_is_not_counted_either(
     login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
 ) -> None:
     await login_fails(login, login_world.params(password="wrong"))
@@ -425,17 +468,17 @@ async def test_right_password_of_blocked_user_also_clears_the_count(
     db.users[user.id] = dataclasses.replace(user, is_blocked=True)
 
     assert_service_error(await login_fails(login, login_world.params()), 10)
-    assert db.login_attempts == {}
+    assert sorted(counted(db).values()) == [1, 1]
 
 
-async def test_account_locks_after_max_failures_even_for_the_right_password(
+async def test_address_locks_out_of_an_account_after_max_failures_even_with_the_password(
     login: PasswordGrant,
     login_world: LoginWorld,
     recording: RecordingPasswordHasher,
     db: FakeDatabase,
     clock: FakeClock,
 ) -> None:
-    for _ in range(LOGIN_POLICY.max_failures):
+    for _ in range(LOGIN_LIMITS.pair):
         assert_service_error(await login_fails(login, login_world.params(password="wrong")), 9)
         clock.advance(10)
     verified = len(recording.verified)
@@ -444,28 +487,68 @@ async def test_account_locks_after_max_failures_even_for_the_right_password(
 
     assert_service_error(error, 8)
     assert isinstance(error, TooManyRequestsError)
-    # The window began with the first attempt, 30 s ago; no password was checked.
-    assert error.retry_after == LOGIN_POLICY.failure_window - 30
-    assert error.headers == {"Retry-After": str(LOGIN_POLICY.failure_window - 30)}
+    # Until the window ends; no password was checked.
+    left = window_end(clock.now()) - clock.now()
+    assert error.retry_after == left
+    assert error.headers == {"Retry-After": str(left)}
     assert len(recording.verified) == verified
     assert db.tokens == {}
 
 
-async def test_lock_ends_with_the_window_that_began_at_the_first_attempt(
+async def test_the_honest_user_at_another_address_is_served_while_the_attacker_is_refused(
+    login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
+) -> None:
+    answers = [
+        (await login_fails(login, login_world.params(password="guess"))).type for _ in range(20)
+    ]
+
+    assert answers == ["access_denied"] * LOGIN_LIMITS.pair + ["too_many_requests"] * (
+        20 - LOGIN_LIMITS.pair
+    )
+    # The refused guesses were not counted: the account is far from its own limit.
+    assert counted(db)[key(EMAIL)] == LOGIN_LIMITS.pair
+    issued = await login.handle(login_world.params(), source=HONEST)
+    assert issued.user_id == login_world.user_id
+
+
+async def test_account_limit_over_every_address_slows_a_distributed_guess(
+    login: PasswordGrant, login_world: LoginWorld
+) -> None:
+    sources = [f"203.0.113.{n}" for n in range(LOGIN_LIMITS.target)]
+    for source in sources:
+        await login_fails(login, login_world.params(password="guess"), source)
+
+    error = await login_fails(login, login_world.params(), "203.0.113.200")
+    assert_service_error(error, 8)
+
+
+async def test_address_limit_covers_guesses_at_many_accounts(
+    login: PasswordGrant, login_world: LoginWorld
+) -> None:
+    emails = [f"user{n}@example.org" for n in range(LOGIN_LIMITS.source)]
+    for email in emails:
+        await login_fails(login, login_world.params(email=email, password="guess"))
+
+    assert_service_error(await login_fails(login, login_world.params()), 8)
+    issued = await login.handle(login_world.params(), source=HONEST)
+    assert issued.user_id == login_world.user_id
+
+
+async def test_lock_ends_with_the_window(
     login: PasswordGrant, login_world: LoginWorld, clock: FakeClock
 ) -> None:
-    start = clock.now()
-    for _ in range(LOGIN_POLICY.max_failures):
+    for _ in range(LOGIN_LIMITS.pair):
         await login_fails(login, login_world.params(password="wrong"))
-        clock.advance(100)
+    end = window_end(clock.now())
 
-    clock.set(start + LOGIN_POLICY.failure_window - 1)
+    clock.set(end - 1)
     error = await login_fails(login, login_world.params())
     assert isinstance(error, TooManyRequestsError)
     assert error.retry_after == 1
 
-    clock.set(start + LOGIN_POLICY.failure_window)
-    assert (await login.handle(login_world.params())).user_id == login_world.user_id
+    clock.set(end)
+    issued = await login.handle(login_world.params(), source=ATTACKER)
+    assert issued.user_id == login_world.user_id
 
 
 async def test_attempts_are_counted_per_account_whatever_its_case(
@@ -475,16 +558,17 @@ async def test_attempts_are_counted_per_account_whatever_its_case(
         await login_fails(login, login_world.params(email=email, password="wrong"))
 
     assert_service_error(await login_fails(login, login_world.params()), 8)
-    assert list(db.login_attempts) == [key(EMAIL)]
+    assert {row.target for row in db.auth_failures.values() if row.target} == {key(EMAIL)}
 
 
 async def test_lock_of_one_account_leaves_others_alone(
-    login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
+    login: PasswordGrant, login_world: LoginWorld
 ) -> None:
-    for _ in range(LOGIN_POLICY.max_failures):
+    for _ in range(LOGIN_LIMITS.pair):
         await login_fails(login, login_world.params(email="mallory@example.org"))
 
-    assert (await login.handle(login_world.params())).user_id == login_world.user_id
+    issued = await login.handle(login_world.params(), source=ATTACKER)
+    assert issued.user_id == login_world.user_id
 
 
 async def test_unknown_email_locks_like_a_known_one(
@@ -494,9 +578,84 @@ async def test_unknown_email_locks_like_a_known_one(
     for email in ("nobody@example.org", EMAIL):
         answers = [
             (await login_fails(login, login_world.params(email=email, password="wrong"))).type
-            for _ in range(LOGIN_POLICY.max_failures + 1)
+            for _ in range(LOGIN_LIMITS.pair + 1)
         ]
-        assert answers == ["access_denied"] * LOGIN_POLICY.max_failures + ["too_many_requests"]
+        assert answers == ["access_denied"] * LOGIN_LIMITS.pair + ["too_many_requests"]
+
+
+# ------------------------------------------------------------------ approval and hashing
+
+
+async def test_login_token_scope_beyond_app_authorize_needs_the_users_approval(
+    login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
+) -> None:
+    add_approval(db, login_world.user_id, login_world.client_id, "legal_entity:read")
+
+    error = await login_fails(
+        login, login_world.params(scope="app:authorize legal_entity:read employee:read")
+    )
+    assert_service_error(error, 11)
+    assert isinstance(error, ValidationError)
+    assert [(entry.entry, entry.rules[0].params) for entry in error.invalid] == [
+        ("$.token.scope", ("employee:read",))
+    ]
+    issued = await login.handle(login_world.params(scope="app:authorize legal_entity:read"))
+    assert issued.details["scope"] == "app:authorize legal_entity:read"
+
+
+async def test_login_token_beyond_app_authorize_without_any_approval_is_refused(
+    login: PasswordGrant, login_world: LoginWorld
+) -> None:
+    error = await login_fails(login, login_world.params(scope="legal_entity:read"))
+    assert error.message == "Scope is not approved by the user for this client: legal_entity:read."
+
+
+async def test_login_without_room_to_hash_is_refused_with_503_before_anything_is_counted(
+    login: PasswordGrant,
+    login_world: LoginWorld,
+    work: InlinePasswordWork,
+    db: FakeDatabase,
+    recording: RecordingPasswordHasher,
+) -> None:
+    work.full = True
+
+    error = await login_fails(login, login_world.params())
+
+    assert (error.status, error.type) == (503, "service_unavailable")
+    assert error.headers == {"Retry-After": "1"}
+    assert (db.tokens, db.auth_failures, recording.verified) == ({}, {}, [])
+
+
+async def test_login_whose_hash_is_refused_meanwhile_is_not_counted_as_an_attempt(
+    login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork, db: FakeDatabase
+) -> None:
+    work.refuse = True
+
+    error = await login_fails(login, login_world.params(password="wrong"))
+
+    assert (error.status, error.type) == (503, "service_unavailable")
+    assert counted(db) == {}
+    assert db.tokens == {}
+
+
+async def test_password_work_runs_every_hash_and_verification(
+    login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork
+) -> None:
+    await login.handle(login_world.params())
+    await login_fails(login, login_world.params(password="wrong"))
+
+    assert work.runs == 3  # the dummy hash once, then two verifications
+
+
+async def test_sign_out_revokes_the_login_token(
+    login: PasswordGrant, login_world: LoginWorld, db: FakeDatabase
+) -> None:
+    issued = await login.handle(login_world.params())
+
+    assert await login.sign_out(issued.value) is True
+    assert [row.revoked_at is not None for row in db.tokens.values()] == [True]
+    assert await login.sign_out(issued.value) is False
+    assert await login.sign_out("not-a-token") is False
 
 
 def test_account_key_is_a_keyed_digest_of_the_normalised_email() -> None:
@@ -572,3 +731,25 @@ async def test_verify_credentials_returns_the_user_id(
 ) -> None:
     assert await login.verify_credentials(" ANN@example.org", PASSWORD) == login_world.user_id
     assert db.tokens == {}
+
+
+async def test_credentials_are_not_checked_without_room_to_hash(
+    login: PasswordGrant, work: InlinePasswordWork, db: FakeDatabase
+) -> None:
+    work.full = True
+
+    with pytest.raises(ServiceError) as raised:
+        await login.verify_credentials(EMAIL, PASSWORD, ATTACKER)
+
+    assert raised.value.status == 503
+    assert db.auth_failures == {}
+
+
+async def test_simultaneous_first_logins_make_one_dummy_hash(
+    login: PasswordGrant, login_world: LoginWorld, recording: RecordingPasswordHasher
+) -> None:
+    await asyncio.gather(
+        *(login_fails(login, login_world.params(email=f"n{n}@example.org")) for n in range(3))
+    )
+
+    assert len(recording.hashed) == 1

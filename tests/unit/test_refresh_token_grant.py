@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ehealth_auth.protocol.errors import ServiceError, ValidationError
+from ehealth_auth.protocol.errors import InvalidGrantError, ServiceError, ValidationError
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant, ValidRefresh
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.ports import StoredRefreshToken
@@ -233,7 +233,7 @@ async def test_refresh_ignores_unknown_extra_keys(grant: RefreshTokenGrant, worl
     assert issued.details["scope"] == APPROVAL_SCOPE
 
 
-async def test_refresh_accepts_secret_of_any_connection_of_the_client(
+async def test_refresh_of_an_operator_minted_token_accepts_any_connection_of_the_client(
     grant: RefreshTokenGrant, world: World, db: FakeDatabase
 ) -> None:
     second_secret, second_connection_id = add_connection(db, world.client_id)
@@ -242,6 +242,22 @@ async def test_refresh_accepts_secret_of_any_connection_of_the_client(
 
     assert issued.user_id == world.user_id
     assert db.tokens[issued.id].token.connection_id == second_connection_id
+
+
+async def test_refresh_token_issued_through_a_connection_needs_that_connections_secret(
+    grant: RefreshTokenGrant, world: World, db: FakeDatabase
+) -> None:
+    row = db.tokens[world.refresh_token_id]
+    row.token = dataclasses.replace(row.token, connection_id=world.connection_id)
+    second_secret, _ = add_connection(db, world.client_id)
+    before = set(db.tokens)
+
+    with pytest.raises(InvalidGrantError) as raised:
+        await grant.handle(world.params() | {"client_secret": second_secret})
+
+    assert raised.value.message == "Token not found or expired."
+    assert set(db.tokens) == before
+    assert (await grant.handle(world.params())).user_id == world.user_id
 
 
 async def test_refresh_accepts_uppercase_client_id(grant: RefreshTokenGrant, world: World) -> None:

@@ -180,3 +180,28 @@ async def test_verify_reports_earlier_check_when_two_fail(
     BREAKAGES[first](scene)
 
     assert await _refused(verifier, scene.value) == EXPECTED[first]
+
+
+@pytest.mark.parametrize("scope", ["employee:read declaration:write", "admin:all", "app:authorize"])
+async def test_verify_refuses_a_token_whose_scope_goes_beyond_the_approval_or_ceiling(
+    verifier: TokenVerifier, scene: Scene, scope: str
+) -> None:
+    row = scene.db.tokens[scene.token_id]
+    row.token = dataclasses.replace(row.token, scope=scope)
+
+    with pytest.raises(ServiceError) as raised:
+        await verifier.verify(scene.value)
+
+    assert (raised.value.status, raised.value.type, raised.value.message) == DEAD
+
+
+async def test_verify_takes_app_authorize_of_a_login_token_without_approval_for_it(
+    verifier: TokenVerifier, scene: Scene
+) -> None:
+    row = scene.db.tokens[scene.token_id]
+    details = {**row.token.details, "grant_type": "password"}
+    row.token = dataclasses.replace(row.token, scope="app:authorize employee:read", details=details)
+
+    verified = await verifier.verify(scene.value)
+
+    assert verified.token.details["grant_type"] == "password"

@@ -19,7 +19,7 @@ from pydantic import ValidationError as SettingsError
 
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.errors import VALIDATION_MESSAGE, ServiceError, ValidationError
-from ehealth_auth.settings import Settings
+from ehealth_auth.settings import InsecureSettingsError, Settings
 from ehealth_auth.storage.engine import UnsupportedDatabaseError
 from ehealth_auth.web.envelope import error_body
 from ehealth_auth.wiring import build_services
@@ -41,10 +41,16 @@ def service_failure(error: ServiceError) -> CommandError:
 
 
 def load_settings() -> Settings:
+    """The settings of every command; none runs on a database other than the embedded demo
+    without EHEALTH_AUTH_SECRET_KEY (a secret made under another key would not work later)."""
     try:
-        return Settings()
+        settings = Settings()
+        settings.ensure_servable()
     except SettingsError as exc:
         raise CommandError(f"invalid configuration: {exc}", "configuration_invalid") from None
+    except InsecureSettingsError as exc:
+        raise CommandError(str(exc), "insecure_settings") from None
+    return settings
 
 
 def error_text(error: ServiceError) -> str:

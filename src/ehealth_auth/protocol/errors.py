@@ -201,8 +201,9 @@ class RequestTimeoutError(ServiceError):
 
 
 class ServiceUnavailableError(ServiceError):
-    """The database cannot be reached (CONTRACT §7); the client may try again after
-    `Retry-After` seconds."""
+    """The service cannot take this request now: the database cannot be reached (CONTRACT §7),
+    or every password-hashing slot is busy; the client may try again after `Retry-After`
+    seconds."""
 
     status = 503
     type = "service_unavailable"

@@ -43,19 +43,14 @@ class UserDirectory(Protocol):
 class TokenWriter(Protocol):
     async def add_token(self, token: NewToken) -> None: ...
 
-
-class LoginThrottle(Protocol):
-    async def count_attempt(self, account: bytes, now: int, window: int, limit: int) -> int | None:
-        """Count one login attempt for the account, atomically across processes.
-
-        The window starts with the first attempt and lasts `window` seconds. None when the
-        attempt was counted (it may go on); otherwise, with nothing counted, the seconds left
-        until the window ends, because `limit` attempts were already made in it.
-        """
+    async def revoke_access_token(self, token_hash: bytes, now: int) -> bool:
+        """Revoke the live access token with this hash; False when there is none."""
         ...
 
-    async def clear_attempts(self, account: bytes) -> bool:
-        """Forget the account's attempts (a successful login, or an operator); False if none."""
+
+class ApprovalLookup(Protocol):
+    async def approved_scope(self, user_id: UUID, client_id: UUID) -> str | None:
+        """The scope of the user's approval of the client, None without one."""
         ...
 
 

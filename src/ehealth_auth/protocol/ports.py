@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.model import NewToken
@@ -33,6 +34,22 @@ class PasswordHasher(Protocol):
     def verify(self, password_hash: str, password: str) -> bool: ...
 
 
+T = TypeVar("T")
+
+
+class PasswordWork(Protocol):
+    """Where password hashing runs: off the event loop, a bounded number at once."""
+
+    def has_room(self) -> bool:
+        """Whether `run` would take more work now (so a request can be refused before any
+        other work is done for it)."""
+        ...
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """The result of `work`; ServiceUnavailableError at once when too many are waiting."""
+        ...
+
+
 class SuccessorCipher(Protocol):
     """Authenticated encryption of a successor refresh token for the grace window (CONTRACT §6).
 
@@ -58,6 +75,7 @@ class StoredRefreshToken:
     successor_id: UUID | None = None
     successor_value_enc: bytes | None = None
     revoked_for_reuse: bool = False  # its family was revoked because a token of it was reused
+    connection_id: UUID | None = None  # None for an operator's mint
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,15 @@ class TokenEndpoint:
         self._grants = {grant.grant_type: grant for grant in grants}
 
     async def handle(
-        self, params: Mapping[str, object], requested_scope: str | None = None
+        self,
+        params: Mapping[str, object],
+        requested_scope: str | None = None,
+        *,
+        source: str = "",
     ) -> IssuedToken:
         """Issue for the request's grant; `requested_scope` is the standard dialect's optional
-        `scope` parameter (RFC 6749 §6), never read from the eHealth JSON body."""
+        `scope` parameter (RFC 6749 §6), never read from the eHealth JSON body. `source` is the
+        caller's address, for the grants that throttle by it."""
         grant_type = params.get("grant_type")
         if grant_type is None or grant_type == "":
             raise ValidationError(
@@ -37,4 +42,4 @@ class TokenEndpoint:
         grant = self._grants.get(grant_type)
         if grant is None:
             raise UnsupportedGrantTypeError()
-        return await grant.handle(params, requested_scope)
+        return await grant.handle(params, requested_scope, source=source)

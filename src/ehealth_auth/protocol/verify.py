@@ -5,8 +5,11 @@ Checks, in this order; the first that fails decides:
 1. a token with this value exists                      404 not_found       Token not found.
 2. it is an access token (the old service also took    401 invalid_grant   Token is not an
    refresh tokens and codes here: a security bug)                          access token.
-3. not expired (`expires_at <= now`), not revoked, and 401 invalid_grant   Token expired or client
-   the user's approval for its client still exists                         approval was revoked.
+3. not expired (`expires_at <= now`), not revoked, the 401 invalid_grant   Token expired or client
+   user's approval for its client still exists, and                        approval was revoked.
+   its scope is within that approval and the client
+   type's ceiling (`app:authorize` of a login token
+   aside: it needs no approval)
 4. its client is not blocked                           401 invalid_client  Authentication failed.
 5. its user is not blocked                             401 invalid_user    Authentication failed.
 
@@ -28,6 +31,7 @@ from ehealth_auth.protocol.errors import (
 )
 from ehealth_auth.protocol.model import IssuedToken, TokenName
 from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.scope import parse
 
 NOT_FOUND_MESSAGE = "Token not found."
 NOT_ACCESS_MESSAGE = "Token is not an access token."
@@ -54,6 +58,17 @@ class VerifyContext:
     user_blocked: bool
     mis_client_id: UUID | None
     issued_at: int
+    scope: str = ""
+    approval_scope: str | None = None
+    type_scope: str | None = None
+
+    def scope_allowed(self) -> bool:
+        """No scope beyond the user's approval for the client and the client type's ceiling."""
+        login = self.details.get("grant_type") == "password"
+        approved = set(parse(self.approval_scope or "")) & set(parse(self.type_scope or ""))
+        return all(
+            item in approved or (login and item == "app:authorize") for item in parse(self.scope)
+        )
 
 
 class VerifyStore(Protocol):
@@ -125,6 +140,7 @@ class TokenVerifier:
             context.revoked
             or context.expires_at <= self._clock.now()
             or not context.approval_exists
+            or not context.scope_allowed()
         ):
             raise InvalidGrantError(DEAD_MESSAGE)
         if context.client_blocked:

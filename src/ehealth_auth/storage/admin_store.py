@@ -26,7 +26,6 @@ from ehealth_auth.storage.admin_listings import (
     connection_info,
     token_info,
 )
-from ehealth_auth.storage.login_store import clear_attempts
 from ehealth_auth.storage.rows import token_row
 from ehealth_auth.storage.tables import (
     approvals,
@@ -36,6 +35,7 @@ from ehealth_auth.storage.tables import (
     tokens,
     users,
 )
+from ehealth_auth.storage.throttle_store import clear_target
 
 
 def _stamps(now: int) -> dict[str, int]:
@@ -178,7 +178,7 @@ class SqlAdminStore(SqlAdminListings):
 
     async def clear_attempts(self, account: bytes) -> bool:
         async with self._engine.begin() as conn:
-            return await clear_attempts(conn, account)
+            return await clear_target(conn, account)
 
     async def block_user(self, user_id: UUID, now: int) -> bool:
         async with self._engine.begin() as conn:

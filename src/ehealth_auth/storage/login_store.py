@@ -1,23 +1,21 @@
 """SQL implementation of the login's ports: the client and user directories, the token writer,
-the bearer lookup, and the per-account attempt counter shared by every server process."""
+and the bearer lookup."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_auth.protocol.flow_ports import Bearer, ClientProfile, LoginUser
-from ehealth_auth.protocol.model import NewToken
-from ehealth_auth.storage.retry import retrying
+from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.storage.rows import token_row
 from ehealth_auth.storage.tables import (
+    approvals,
     client_types,
     clients,
     connections,
-    login_attempts,
     tokens,
     users,
 )
@@ -59,32 +57,6 @@ _BEARER = (
 )
 
 
-async def clear_attempts(conn: AsyncConnection, account: bytes) -> bool:
-    result = await conn.execute(
-        login_attempts.delete().where(login_attempts.c.account_hash == account)
-    )
-    return result.rowcount > 0
-
-
-def _count_attempt(dialect: str, account: bytes, now: int, window: int, limit: int) -> sa.Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    expired = login_attempts.c.window_started_at + window <= now
-    statement = insert(login_attempts).values(
-        account_hash=account, window_started_at=now, attempts=1, updated_at=now
-    )
-    # One statement decides, whatever the number of processes: a new window, another attempt
-    # in the current one, or (the WHERE fails, nothing is returned) the account is locked.
-    return statement.on_conflict_do_update(
-        index_elements=[login_attempts.c.account_hash],
-        set_={
-            "window_started_at": sa.case((expired, now), else_=login_attempts.c.window_started_at),
-            "attempts": sa.case((expired, 1), else_=login_attempts.c.attempts + 1),
-            "updated_at": now,
-        },
-        where=sa.or_(expired, login_attempts.c.attempts < limit),
-    ).returning(login_attempts.c.account_hash)
-
-
 class SqlLoginStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -116,9 +88,33 @@ class SqlLoginStore:
             ).first()
         return LoginUser(row.id, row.password_hash, row.is_blocked) if row else None
 
+    async def approved_scope(self, user_id: UUID, client_id: UUID) -> str | None:
+        async with self._engine.connect() as conn:
+            scope: str | None = (
+                await conn.execute(
+                    sa.select(approvals.c.scope).where(
+                        approvals.c.user_id == user_id, approvals.c.client_id == client_id
+                    )
+                )
+            ).scalar_one_or_none()
+        return scope
+
     async def add_token(self, token: NewToken) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(tokens.insert(), token_row(token))
+
+    async def revoke_access_token(self, token_hash: bytes, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                tokens.update()
+                .where(
+                    tokens.c.value_hash == token_hash,
+                    tokens.c.name == TokenName.ACCESS_TOKEN.value,
+                    tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+        return result.rowcount == 1
 
     async def bearer(self, token_hash: bytes) -> Bearer | None:
         async with self._engine.connect() as conn:
@@ -134,24 +130,3 @@ class SqlLoginStore:
             user_blocked=row.user_blocked,
             client_blocked=row.client_blocked,
         )
-
-    async def count_attempt(self, account: bytes, now: int, window: int, limit: int) -> int | None:
-        async def _transaction() -> int | None:
-            async with self._engine.begin() as conn:
-                statement = _count_attempt(conn.dialect.name, account, now, window, limit)
-                if (await conn.execute(statement)).first() is not None:
-                    return None
-                started: int = (
-                    await conn.execute(
-                        sa.select(login_attempts.c.window_started_at).where(
-                            login_attempts.c.account_hash == account
-                        )
-                    )
-                ).scalar_one()
-            return max(1, started + window - now)
-
-        return await retrying(_transaction)
-
-    async def clear_attempts(self, account: bytes) -> bool:
-        async with self._engine.begin() as conn:
-            return await clear_attempts(conn, account)

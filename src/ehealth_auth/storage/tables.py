@@ -113,14 +113,17 @@ tokens = sa.Table(
     sa.Index("ix_tokens_revoked_at", "revoked_at"),
 )
 
-# Login attempts per account (CONTRACT §3 login): a fixed window that starts with the first
-# attempt. The account is the keyed digest of the normalized email, so the table names nobody,
-# and counts unknown emails exactly like known ones.
-login_attempts = sa.Table(
-    "login_attempts",
+# Failed authentications per key and fixed window (protocol/throttle.py): a source address, a
+# (source, target) pair or a target (client, account), each as a keyed digest, so the table names
+# nobody. `target_hash` lets an operator clear an account's counters; ended windows are purged.
+auth_failures = sa.Table(
+    "auth_failures",
     metadata,
-    sa.Column("account_hash", sa.LargeBinary(32), primary_key=True),
-    sa.Column("window_started_at", sa.BigInteger, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("key_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("target_hash", sa.LargeBinary(32), nullable=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_auth_failures_expires_at", "expires_at"),
+    sa.Index("ix_auth_failures_target_hash", "target_hash"),
 )

@@ -72,6 +72,7 @@ _LOAD_REFRESH_CONTEXT = grant_context_query(
     tokens.c.successor_id,
     tokens.c.successor_value_enc,
     tokens.c.revoked_reason,
+    tokens.c.connection_id,
 )
 
 _TOKEN_COLUMNS = (
@@ -208,7 +209,8 @@ class SqlRefreshGrantStore:
         read_uuid = self._driver.read_uuid
         (connection_id, client_blocked, token_id, token_client, token_user, expires_at) = row[:6]
         (revoked_at, family_id, retired_at_ms, successor_id, sealed, reason) = row[6:12]
-        user_blocked, scope = row[12:]
+        token_connection = row[12]
+        user_blocked, scope = row[13:]
         token = None
         if token_id is not None:
             token = StoredRefreshToken(
@@ -222,6 +224,7 @@ class SqlRefreshGrantStore:
                 successor_id=None if successor_id is None else read_uuid(successor_id),
                 successor_value_enc=None if sealed is None else bytes(sealed),
                 revoked_for_reuse=reason == REUSE,
+                connection_id=None if token_connection is None else read_uuid(token_connection),
             )
         return RefreshContext(
             connection_id=read_uuid(connection_id),

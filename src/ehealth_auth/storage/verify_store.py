@@ -11,11 +11,19 @@ import sqlalchemy as sa
 
 from ehealth_auth.protocol.verify import VerifyContext
 from ehealth_auth.storage.driver import Driver
-from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
+from ehealth_auth.storage.tables import (
+    approvals,
+    client_types,
+    clients,
+    connections,
+    tokens,
+    users,
+)
 
 # One round trip: the token with this hash, its client, its user, the user's approval for that
 # client and the connection it was issued through. Outer joins keep the token row when the
-# approval or connection is missing (the approval is a check; operator mints have no connection).
+# approval or connection is missing; the approval's scope and the client type's ceiling bound
+# the token's scope (the approval is a check; operator mints have no connection).
 LOAD_TOKEN = (
     sa.select(
         tokens.c.id,
@@ -29,9 +37,13 @@ LOAD_TOKEN = (
         users.c.is_blocked.label("user_blocked"),
         connections.c.consumer_id,
         tokens.c.issued_at,
+        tokens.c.scope,
+        approvals.c.scope.label("approval_scope"),
+        client_types.c.scope.label("type_scope"),
     )
     .select_from(
         tokens.outerjoin(clients, clients.c.id == tokens.c.client_id)
+        .outerjoin(client_types, client_types.c.id == clients.c.client_type_id)
         .outerjoin(users, users.c.id == tokens.c.user_id)
         .outerjoin(
             approvals,
@@ -57,7 +69,8 @@ class SqlVerifyStore:
             return None
         read_uuid = self._driver.read_uuid
         (token_id, name, expires_at, revoked_at, user_id, details, approval_id) = row[:7]
-        client_blocked, user_blocked, consumer_id, issued_at = row[7:]
+        client_blocked, user_blocked, consumer_id, issued_at = row[7:11]
+        scope, approval_scope, type_scope = row[11:]
         return VerifyContext(
             id=read_uuid(token_id),
             name=name,
@@ -70,4 +83,7 @@ class SqlVerifyStore:
             user_blocked=bool(user_blocked),
             mis_client_id=None if consumer_id is None else read_uuid(consumer_id),
             issued_at=issued_at,
+            scope=scope,
+            approval_scope=approval_scope,
+            type_scope=type_scope,
         )

@@ -1,5 +1,9 @@
-"""Admin authentication: `Authorization: Bearer <key>` with a key of EHEALTH_AUTH_ADMIN_KEYS.
+"""Admin authentication: `Authorization: Bearer <key>`, with two roles.
 
+- gateway keys (EHEALTH_AUTH_GATEWAY_KEYS) may call the verify route (and introspection) only;
+- admin keys (EHEALTH_AUTH_ADMIN_KEYS) may call every /admin route, verify included.
+
+A gateway key on any other admin route is `403 forbidden`; a missing or unknown key is `401`.
 Every configured key is compared, in constant time, whatever the outcome; with no key
 configured, no request is admitted. Admin answers (errors included) are never cached: some carry
 a secret shown once, verify carries the caller's token.
@@ -7,20 +11,41 @@ a secret shown once, verify carries the caller's token.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.logs import security_event
-from ehealth_auth.protocol.errors import AdminKeyError, ServiceError
+from ehealth_auth.protocol.errors import AdminKeyError, ForbiddenError, ServiceError
 from ehealth_auth.web.envelope import NO_STORE, render_error
 from ehealth_auth.web.operations import Endpoint
 
 _SECRET_PARAMS = frozenset({"value"})  # the token in verify's path
 _CHALLENGE = {**NO_STORE, "WWW-Authenticate": 'Bearer realm="ehealth-auth admin"'}
+GATEWAY_FORBIDDEN = "A gateway key may only verify tokens."
+
+
+class Role(enum.Enum):
+    GATEWAY = "gateway"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class KeyMatch:
+    """Which configured key was presented: its role and its position in its list (from 1),
+    which security lines name instead of the key."""
+
+    role: Role
+    position: int
+
+    @property
+    def label(self) -> str:
+        return f"#{self.position}" if self.role is Role.ADMIN else f"gateway#{self.position}"
 
 
 def _digest(key: str) -> bytes:
@@ -29,11 +54,23 @@ def _digest(key: str) -> bytes:
 
 
 class AdminGuard:
-    def __init__(self, keys: Iterable[str]) -> None:
-        self._digests = tuple(_digest(key) for key in keys if key)
+    def __init__(self, admin_keys: Iterable[str], gateway_keys: Iterable[str] = ()) -> None:
+        self._digests = tuple(
+            [
+                (_digest(key), KeyMatch(Role.ADMIN, index))
+                for index, key in enumerate(admin_keys, 1)
+                if key
+            ]
+            + [
+                (_digest(key), KeyMatch(Role.GATEWAY, index))
+                for index, key in enumerate(gateway_keys, 1)
+                if key
+            ]
+        )
 
-    def matching_key(self, authorization: str | None) -> int | None:
-        """The position of the presented key among the configured ones; None if it is not one."""
+    def matching_key(self, authorization: str | None) -> KeyMatch | None:
+        """The configured key presented (an admin key wins over a gateway key with the same
+        value); None when there is none or it is unknown."""
         if not authorization:
             return None
         scheme, _, key = authorization.partition(" ")
@@ -41,17 +78,23 @@ class AdminGuard:
         if scheme.lower() != "bearer" or not key:
             return None
         presented = _digest(key)
-        matched = None
-        for index, digest in enumerate(self._digests):
-            if hmac.compare_digest(presented, digest):
-                matched = index
-        return matched
+        found: KeyMatch | None = None
+        for digest, match in self._digests:
+            if hmac.compare_digest(presented, digest) and (
+                found is None or found.role is not Role.ADMIN
+            ):
+                found = match
+        return found
 
     def admits(self, authorization: str | None) -> bool:
+        """Whether the key may verify (a gateway or an admin key)."""
         return self.matching_key(authorization) is not None
 
-    def protect(self, endpoint: Endpoint, action: str | None = None) -> Endpoint:
-        """The endpoint behind the key check; its service errors are rendered uncacheable.
+    def protect(
+        self, endpoint: Endpoint, action: str | None = None, *, gateway: bool = False
+    ) -> Endpoint:
+        """The endpoint behind the key check (`gateway`: gateway keys are admitted too); its
+        service errors are rendered uncacheable.
 
         With `action` (operations that change something), each call gets a security line: the
         action, the ids in its path, its status, and which key (by position) was used.
@@ -61,6 +104,8 @@ class AdminGuard:
             key = self.matching_key(request.headers.get("authorization"))
             if key is None:
                 return render_error(request, AdminKeyError(), _CHALLENGE)
+            if key.role is Role.GATEWAY and not gateway:
+                return render_error(request, ForbiddenError(GATEWAY_FORBIDDEN), NO_STORE)
             try:
                 response = await endpoint(request)
             except ServiceError as error:
@@ -74,7 +119,7 @@ class AdminGuard:
                 security_event(
                     "admin_action",
                     action=action,
-                    admin_key=f"#{key + 1}",
+                    admin_key=key.label,
                     status=response.status_code,
                     **targets,
                 )

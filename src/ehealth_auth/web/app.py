@@ -19,12 +19,14 @@ from ehealth_auth.protocol.errors import (
     NotFoundError,
     ServiceError,
 )
+from ehealth_auth.protocol.throttle import ClientAuthThrottle
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.web.admin_auth import AdminGuard
 from ehealth_auth.web.admin_client_routes import ClientRoutes
 from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin_user_routes import UserRoutes
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.health_routes import HealthRoutes, Readiness
@@ -67,16 +69,23 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     return render_error(request, exc)
 
 
-def _handler(op: Operation, guards: Mapping[str, AdminGuard]) -> Endpoint:
+def _handler(op: Operation, guards: Mapping[str, AdminGuard], verify: Operation) -> Endpoint:
     if not op.admin:
         return op.endpoint
     changes = op.method not in ("GET", "HEAD")
-    return guards[op.keys].protect(op.endpoint, op.operation_id if changes else None)
+    return guards[op.keys].protect(
+        op.endpoint, op.operation_id if changes else None, gateway=op is verify
+    )
 
 
-def _route(path: str, operations: Sequence[Operation], guards: Mapping[str, AdminGuard]) -> Route:
+def _route(
+    path: str,
+    operations: Sequence[Operation],
+    guards: Mapping[str, AdminGuard],
+    verify: Operation,
+) -> Route:
     """One route per path, so that a wrong method is a 405 that lists every allowed one."""
-    handlers: dict[str, Endpoint] = {op.method: _handler(op, guards) for op in operations}
+    handlers: dict[str, Endpoint] = {op.method: _handler(op, guards, verify) for op in operations}
     if len(handlers) == 1:
         [(method, endpoint)] = handlers.items()
         return Route(path, endpoint, methods=[method])
@@ -94,6 +103,9 @@ def create_app(
     verifier: TokenVerifier,
     admin_keys: Iterable[str],
     max_body_bytes: int,
+    client_auth: ClientAuthThrottle,
+    sources: SourceAddress,
+    gateway_keys: Iterable[str] = (),
     body_timeout: float = 10.0,
     lifespan: Lifespan | None = None,
     flow: AuthorizationFlow | None = None,
@@ -107,7 +119,7 @@ def create_app(
 ) -> Starlette:
     docs = DocsRoutes()
     admin_keys = list(admin_keys)
-    guard = AdminGuard(admin_keys)
+    guard = AdminGuard(admin_keys, gateway_keys)
     verify = VerifyRoute(verifier).operation()
     standard: list[Operation] = []
     form = None
@@ -122,7 +134,7 @@ def create_app(
     metrics = metrics or Metrics()
     operations = [
         verify,
-        TokenRoute(token_endpoint, max_body_bytes, form).operation(),
+        TokenRoute(token_endpoint, max_body_bytes, sources, client_auth, form).operation(),
         *standard,
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),
@@ -136,13 +148,13 @@ def create_app(
     for op in operations:
         by_path.setdefault(op.path, []).append(op)
     guards = {"admin": guard, "metrics": AdminGuard([*admin_keys, *metrics_keys])}
-    routes = [_route(path, ops, guards) for path, ops in by_path.items()]
+    routes = [_route(path, ops, guards, verify) for path, ops in by_path.items()]
 
     @asynccontextmanager
     async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(
@@ -153,8 +165,12 @@ def create_app(
             ),
             Middleware(BodyDeadline, seconds=body_timeout),
             # The gateway's verify call, by far the most frequent, skips the router.
-            Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint)),
+            Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint, gateway=True)),
         ],
         exception_handlers={HTTPException: _http_error, ServiceError: _service_error},
         lifespan=lifespan or _no_lifespan,
     )
+    # No redirect (e.g. to add or drop a trailing slash) is ever answered ahead of the admin
+    # guard: such a path is simply not found.
+    app.router.redirect_slashes = False
+    return app

@@ -27,6 +27,8 @@ from starlette.requests import Request
 from ehealth_auth.logs import note_client
 from ehealth_auth.protocol.errors import InvalidClientError, RequestMalformedError
 from ehealth_auth.protocol.oauth.client_auth import ClientAuthenticator
+from ehealth_auth.protocol.throttle import ClientAuthThrottle
+from ehealth_auth.web.client_address import SourceAddress
 
 T = TypeVar("T")
 
@@ -97,8 +99,18 @@ def client_credentials(authorization: str | None, form: Mapping[str, str]) -> Cl
 
 
 class ClientAuthentication:
-    def __init__(self, authenticator: ClientAuthenticator) -> None:
+    """`throttle` counts failed client authentications by source address and client id, and
+    refuses (429) past its limits before any secret is checked; `sources` tells the address."""
+
+    def __init__(
+        self,
+        authenticator: ClientAuthenticator,
+        throttle: ClientAuthThrottle,
+        sources: SourceAddress,
+    ) -> None:
         self._authenticator = authenticator
+        self._throttle = throttle
+        self._sources = sources
 
     async def authenticated(
         self,
@@ -111,8 +123,10 @@ class ClientAuthentication:
         InvalidClientError when they do not hold. Every client authentication passes here."""
         credentials = client_credentials(request.headers.get("authorization"), form)
         note_client(credentials.client_id)
+        source = self._sources.of(request)
         try:
-            return await action(credentials)
+            async with self._throttle.authenticating(source, credentials.client_id):
+                return await action(credentials)
         except InvalidClientError as error:
             if credentials.method == CLIENT_SECRET_BASIC and not isinstance(
                 error, ClientChallengeError

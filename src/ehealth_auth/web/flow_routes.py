@@ -10,6 +10,7 @@ from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.apps_routes import AppsAuthorizeRoute
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.operations import REQUEST_ID, Answer, Header, Operation, Param
 from ehealth_auth.web.pages.authorize_pages import (
     AUTHORIZE_PATH,
@@ -28,8 +29,10 @@ from ehealth_auth.web.token_routes import TokenRoute
 class AuthorizationFlow:
     login: PasswordGrant
     authorizer: AppAuthorizer
-    cookie_key: bytes  # signs the pages' session cookie
+    cookie_key: bytes  # seals the pages' session cookie
     session_ttl: int  # seconds; the login token's lifetime
+    sources: SourceAddress
+    cookie_secure: bool = False  # always mark the cookie Secure (behind a TLS proxy)
 
 
 _LOGIN_REQUEST = s.request_body(
@@ -74,7 +77,8 @@ _FORM_FIELDS: dict[str, s.Schema] = {
 }
 _SET_COOKIE = (
     f"The session cookie `{COOKIE}` (path {COOKIE_PATH}, HttpOnly, SameSite=Lax, Secure over "
-    "HTTPS): the CSRF token of the forms and, once signed in, the login token."
+    "HTTPS or when EHEALTH_AUTH_COOKIE_SECURE is on), encrypted: the CSRF token of the forms "
+    "and, once signed in, the login token."
 )
 _SESSION = Header("Set-Cookie", _SET_COOKIE, required=True)
 _MAYBE_SESSION = Header("Set-Cookie", _SET_COOKIE + " Only when signed in.")
@@ -201,7 +205,8 @@ def page_operations(pages: AuthorizePages) -> list[Operation]:
             body_media_type=FORM,
             headers=(_LOCATION, _SESSION),
             answers=(_page(403, _SESSION_EXPIRED),),
-            description="Back to the authorization page, with a new session that is not signed in.",
+            description="Revokes the session's login token; back to the authorization page, "
+            "with a new session that is not signed in.",
         ),
     ]
 
@@ -209,12 +214,13 @@ def page_operations(pages: AuthorizePages) -> list[Operation]:
 def flow_operations(flow: AuthorizationFlow, max_body_bytes: int) -> list[Operation]:
     # `/auth/login` is a token endpoint that allows exactly one grant, `password`: its checks
     # of grant_type are those of `/oauth/tokens`, which in turn never allows `password`.
-    login = TokenRoute(TokenEndpoint([flow.login]), max_body_bytes)
+    login = TokenRoute(TokenEndpoint([flow.login]), max_body_bytes, flow.sources)
     pages = AuthorizePages(
         flow.authorizer,
         flow.login,
-        SessionCookies(flow.cookie_key, flow.session_ttl),
+        SessionCookies(flow.cookie_key, flow.session_ttl, flow.cookie_secure),
         max_body_bytes,
+        flow.sources,
     )
     return [
         Operation(
@@ -226,15 +232,17 @@ def flow_operations(flow: AuthorizationFlow, max_body_bytes: int) -> list[Operat
             "login",
             201,
             s.envelope(s.LOGIN_TOKEN),
-            (400, 401, 413, 415, 422, 429),
+            (400, 401, 413, 415, 422, 429, 503),
             body=_LOGIN_REQUEST,
             admin=False,
             description="CONTRACT §3. Checks in order (the first failure decides): "
             "grant_type (422 when missing, 401 invalid_grant when not password), the fields "
             "(422), the client (401 invalid_client when unknown or blocked), the scope ceiling "
-            "(422), the attempt budget of the email (429 with Retry-After), email and password "
-            "(401 access_denied, the same answer for unknown emails), the user (401 "
-            "user_blocked). Answers are never cached.",
+            "(422), the attempt budget of the caller's address and of the email (429 with "
+            "Retry-After), email and password (401 access_denied, the same answer for unknown "
+            "emails), the user (401 user_blocked), the user's approval of every scope beyond "
+            "app:authorize for this client (422). 503 with Retry-After when every password "
+            "check of the process is busy. Answers are never cached.",
         ),
         AppsAuthorizeRoute(flow.authorizer, max_body_bytes).operation(),
         *page_operations(pages),

@@ -20,7 +20,8 @@ _ERRORS = {
     "(`request_malformed`).",
     401: "Not authenticated: for /admin routes a missing or unknown admin key (`access_denied`); "
     "for the others, the error the route documents.",
-    403: "Authenticated, but the token's scope does not allow this (`forbidden`).",
+    403: "Authenticated, but the token's scope, or the key's role, does not allow this "
+    "(`forbidden`): a gateway key may only verify tokens.",
     404: "No such resource (`not_found`).",
     408: "The request body did not arrive in time (`request_timeout`); the connection is closed.",
     409: "Conflicts with an existing resource (`conflict`).",
@@ -62,8 +63,9 @@ def _fault_statuses(op: Operation) -> tuple[int, ...]:
 _DESCRIPTION = (
     "The eHealth OAuth 2.0 token service. Every JSON answer is an envelope: `{meta, data}` on "
     "success (lists add `paging`), `{meta, error}` on failure. /admin routes take "
-    "`Authorization: Bearer <admin key>`. The authorization-code flow: `POST /auth/login` gives "
-    "a user's login token, with which `POST /oauth/apps/authorize` (or the browser pages under "
+    "`Authorization: Bearer <admin key>`; the verify route also takes a gateway key. The "
+    "authorization-code flow: `POST /auth/login` gives a user's login token, with which "
+    "`POST /oauth/apps/authorize` (or the browser pages under "
     "`/oauth/authorize`) gives the client a code, which the client exchanges at `POST "
     "/oauth/tokens`."
 )

@@ -5,7 +5,6 @@ last-resort answer: 503 when the storage layer says the database cannot be reach
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -14,16 +13,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ehealth_auth.logs import access_log, error_log, request_id_var, request_notes_var
+from ehealth_auth.logs import (
+    access_log,
+    error_log,
+    redact_path,
+    request_id_var,
+    request_notes_var,
+)
 from ehealth_auth.observability import Metrics
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.web.envelope import render_error
 
-# Paths that carry a token: the gateway's verify call. Only the redacted form is ever logged.
 # Maps an unhandled exception to the answer it deserves (e.g. 503), or None for a 500.
 ErrorTranslator = Callable[[Exception], ServiceError | None]
 
-_TOKEN_IN_PATH = re.compile(r"^(/admin/tokens/)[^/]+(/verify)$")
 # Set by a handler that answers ahead of the router (VerifyLane): the route template it served.
 ROUTE_KEY = "ehealth_auth.route"
 HEALTH_PREFIX = "/health/"
@@ -38,12 +41,6 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
                 return value.decode("ascii")
             break
     return uuid.uuid4().hex
-
-
-def loggable_path(path: str) -> str:
-    if not path.startswith("/admin/tokens/"):
-        return path
-    return _TOKEN_IN_PATH.sub(r"\1[REDACTED]\2", path)
 
 
 def route_template(scope: Scope) -> str:
@@ -96,7 +93,7 @@ class RequestContextMiddleware:
             answer = self.translate_error(exc) if self.translate_error is not None else None
             if answer is None:
                 # Internals go to the log with the request id, never to the client.
-                error_log.exception("unhandled error", extra={"path": loggable_path(scope["path"])})
+                error_log.exception("unhandled error", extra={"path": redact_path(scope["path"])})
                 answer = ServiceError()
                 if self._metrics is not None:
                     self._metrics.unhandled_errors.inc()
@@ -121,7 +118,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": loggable_path(scope["path"]),
+                    "path": redact_path(scope["path"]),
                     "route": route,
                     "status": status,
                     "duration_ms": round(seconds * 1000, 3),

@@ -112,6 +112,8 @@ def run_server(
         workers=workers,
         http=HeaderDeadlineProtocol,
         access_log=False,  # ours redacts tokens in paths; uvicorn's would not
+        # X-Forwarded-For/-Proto count only from the configured proxies (none by default).
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
         log_config=log_config,
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,

@@ -16,7 +16,7 @@ from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.paging import Page, PageRequest
-from ehealth_auth.protocol.ports import Clock, PasswordHasher, SecretHasher
+from ehealth_auth.protocol.ports import Clock, PasswordHasher, PasswordWork, SecretHasher
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientDetails,
@@ -58,12 +58,14 @@ class AdminService:
         passwords: PasswordHasher,
         clock: Clock,
         policy: TokenPolicy,
+        work: PasswordWork,
         events: Events = NO_EVENTS,
     ) -> None:
         self._events = events
         self._store = store
         self._hasher = hasher
         self._passwords = passwords
+        self._work = work
         self._clock = clock
         self._policy = policy
         self._approver = Approver(store, clock)
@@ -190,7 +192,8 @@ class AdminService:
         email = checks.email("email", email)
         checks.password("password", password)
         checks.raise_if_any()
-        record = UserRecord(uuid.uuid4(), email, self._passwords.hash(password), is_blocked=False)
+        password_hash = await self._work.run(lambda: self._passwords.hash(password))
+        record = UserRecord(uuid.uuid4(), email, password_hash, is_blocked=False)
         await self._store.add_user(record, self._clock.now())
         return record
 
@@ -209,7 +212,7 @@ class AdminService:
         checks.password("password", password)
         checks.raise_if_any()
         user = await self.get_user(user_id)
-        password_hash = self._passwords.hash(password)
+        password_hash = await self._work.run(lambda: self._passwords.hash(password))
         await self._store.set_password_hash(user_id, password_hash, self._clock.now())
         await self._store.clear_attempts(account_key(self._hasher, user.email))
         return UserRecord(user.id, user.email, password_hash, user.is_blocked)

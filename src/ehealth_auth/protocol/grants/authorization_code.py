@@ -20,7 +20,6 @@ from typing import NoReturn
 from uuid import UUID
 
 from ehealth_auth.protocol import pkce
-from ehealth_auth.protocol import redirect_uri as redirects
 from ehealth_auth.protocol.errors import (
     AccessDeniedError,
     InvalidClientError,
@@ -33,6 +32,7 @@ from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
 from ehealth_auth.protocol.flow_ports import CodeStore, StoredCode
 from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
 from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.throttle import ClientAuthenticationError
 from ehealth_auth.protocol.tokens import mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings
 
@@ -82,9 +82,14 @@ class AuthorizationCodeGrant:
         self._events = events
 
     async def handle(
-        self, params: Mapping[str, object], requested_scope: str | None = None
+        self,
+        params: Mapping[str, object],
+        requested_scope: str | None = None,
+        *,
+        source: str = "",
     ) -> IssuedToken:
         # RFC 6749 §4.1.3 has no `scope` at the exchange: the code carries the approved scope.
+        # Client authentication is throttled around the grant (ClientAuthThrottle).
         del requested_scope
         valid = await self.validate(params)
         code = valid.code
@@ -133,14 +138,14 @@ class AuthorizationCodeGrant:
         verifier = fields.get("code_verifier")
         client_id = parse_uuid(fields["client_id"])
         if client_id is None:
-            raise InvalidClientError()
+            raise ClientAuthenticationError()
         context = await self._store.load_code_context(
             client_id,
             self._hasher.digest(fields["client_secret"]),
             self._hasher.digest(fields["code"]),
         )
         if context is None:
-            raise InvalidClientError()
+            raise ClientAuthenticationError()
         if context.client_blocked:
             raise InvalidClientError("Client is blocked.")
         code = context.code
@@ -153,7 +158,8 @@ class AuthorizationCodeGrant:
         now = self._clock.now()
         if code.revoked or code.expires_at <= now:
             raise TokenExpiredError()
-        if not redirects.matches(code.redirect_uri, fields["redirect_uri"]):
+        # RFC 6749 §4.1.3: identical to the one the code was issued for, character for character.
+        if fields["redirect_uri"] != code.redirect_uri:
             raise InvalidGrantError(REDIRECT_MISMATCH)
         if context.user_blocked:
             raise UserBlockedError()

@@ -41,6 +41,7 @@ from ehealth_auth.protocol.ports import (
     SuccessorCipher,
 )
 from ehealth_auth.protocol.scope import outside_ceiling, parse
+from ehealth_auth.protocol.throttle import ClientAuthenticationError
 from ehealth_auth.protocol.tokens import MintedToken, mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings
 
@@ -81,8 +82,13 @@ class RefreshTokenGrant:
         self._events = events
 
     async def handle(
-        self, params: Mapping[str, object], requested_scope: str | None = None
+        self,
+        params: Mapping[str, object],
+        requested_scope: str | None = None,
+        *,
+        source: str = "",
     ) -> IssuedToken:
+        # Client authentication is throttled around the grant (ClientAuthThrottle).
         arrived_ms = self._clock.now_ms()
         valid = await self.validate(params, requested_scope)
         if valid.token.retired_at_ms is None:
@@ -108,20 +114,21 @@ class RefreshTokenGrant:
         fields = require_strings(params, _FIELDS, "$.token")
         client_id = parse_uuid(fields["client_id"])
         if client_id is None:
-            raise InvalidClientError()
+            raise ClientAuthenticationError()
         context = await self._store.load_refresh_context(
             client_id,
             self._hasher.digest(fields["client_secret"]),
             self._hasher.digest(fields["refresh_token"]),
         )
         if context is None:
-            raise InvalidClientError()
+            raise ClientAuthenticationError()
         if context.client_blocked:
             raise InvalidClientError("Client is blocked.")
         token = context.token
         if token is None:
             raise TokenNotFoundError()
-        if token.client_id != client_id:
+        # A token issued through a connection is refreshed with that connection's secret only.
+        if token.client_id != client_id or token.connection_id not in (None, context.connection_id):
             raise InvalidGrantError("Token not found or expired.")
         now = self._clock.now()
         if token.revoked and token.revoked_for_reuse:

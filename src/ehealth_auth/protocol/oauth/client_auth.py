@@ -14,6 +14,7 @@ from uuid import UUID
 
 from ehealth_auth.protocol.errors import InvalidClientError
 from ehealth_auth.protocol.ports import SecretHasher
+from ehealth_auth.protocol.throttle import ClientAuthenticationError
 from ehealth_auth.protocol.validation import parse_uuid
 
 
@@ -34,10 +35,10 @@ class ClientAuthenticator:
         secret_hash = self._hasher.digest(client_secret)
         parsed = parse_uuid(client_id)
         if parsed is None:
-            raise InvalidClientError()
+            raise ClientAuthenticationError()
         blocked = await self._store.client_blocked(parsed, secret_hash)
         if blocked is None:
-            raise InvalidClientError()
+            raise ClientAuthenticationError()
         if blocked:
             raise InvalidClientError("Client is blocked.")
         return parsed

@@ -29,6 +29,7 @@ from ehealth_auth.protocol.errors import (
     AccessDeniedError,
     InvalidClientError,
     ServiceError,
+    ServiceUnavailableError,
     TooManyRequestsError,
     UserBlockedError,
     ValidationError,
@@ -36,6 +37,7 @@ from ehealth_auth.protocol.errors import (
 from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.scope import parse
 from ehealth_auth.web.body import read_body
+from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.pages.i18n import LANGS, Lang, choose_lang, describe_scope, text
 from ehealth_auth.web.pages.render import PageRenderer
 from ehealth_auth.web.pages.session import PageSession, SessionCookies, new_session
@@ -91,11 +93,13 @@ class AuthorizePages:
         login: PasswordGrant,
         cookies: SessionCookies,
         max_body_bytes: int,
+        sources: SourceAddress,
     ) -> None:
         self._authorizer = authorizer
         self._login = login
         self._cookies = cookies
         self._max_body_bytes = max_body_bytes
+        self._sources = sources
         self._renderer = PageRenderer()
 
     async def show(self, request: Request) -> Response:
@@ -118,7 +122,8 @@ class AuthorizePages:
                         "password": params.get("password", ""),
                         "client_id": params["client_id"],
                         "scope": APP_AUTHORIZE,
-                    }
+                    },
+                    source=self._sources.of(request),
                 )
             )
         except TooManyRequestsError as error:
@@ -147,6 +152,10 @@ class AuthorizePages:
             return self._sign_in_page(request, params, session, checked, (key, ""), 422)
         except InvalidClientError as error:
             return self._error_page(request, params, _client_error_key(error))
+        except ServiceUnavailableError as error:
+            return self._sign_in_page(
+                request, params, session, checked, ("busy", ""), 503, error.headers
+            )
         response = _redirect(self._authorize_url(params))
         self._cookies.write(request, response, new_session(issued.value))
         return response
@@ -174,6 +183,8 @@ class AuthorizePages:
         params, session = await self._form(request)
         if session is None:
             return self._session_expired(request, params)
+        if session.token:
+            await self._login.sign_out(session.token)
         response = _redirect(self._authorize_url(params))
         self._cookies.write(request, response, new_session())
         return response
@@ -203,6 +214,9 @@ class AuthorizePages:
         self, request: Request, params: dict[str, str]
     ) -> AuthorizationRequest | Response:
         """The checked request, or the answer: an error page or a redirect with `error`."""
+        if any("\x00" in key or "\x00" in value for key, value in params.items()):
+            # Never echoed, not even in the error page's hidden fields.
+            return self._error_page(request, {}, "bad_request")
         try:
             await self._authorizer.check_client(
                 params.get("client_id", ""), params.get("redirect_uri", "")

@@ -71,6 +71,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "uk": "Тип цього застосунку не дозволяє входу користувачів.",
         "en": "This application's type does not allow users to sign in.",
     },
+    "busy": {
+        "uk": "Забагато входів водночас. Спробуйте ще раз за мить.",
+        "en": "Too many sign-ins at once. Try again in a moment.",
+    },
     "bad_request": {"uk": "Некоректний запит.", "en": "The request is not valid."},
 }
 

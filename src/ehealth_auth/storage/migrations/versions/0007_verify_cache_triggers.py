@@ -4,8 +4,9 @@ Only contexts of tokens that verified are cached, so only changes that can turn 
 into another one matter; whatever code path makes them, the database reports them:
 - an access token that is not revoked updated (revoked, expiry moved, re-pointed, ...) or deleted
   (unless it expired over an hour ago, as the purge's are): its hex value hash;
-- a user, client or connection row changed or deleted, an approval deleted or re-pointed (a
-  scope-only change leaves verify answers alone), any of these tables truncated: `*` (flush).
+- a user, client, connection or client-type row changed or deleted, an approval changed or
+  deleted (verify bounds a token's scope by the approval's and the client type's), any of these
+  tables truncated: `*` (flush).
 Row triggers carry a `WHEN` condition evaluated without calling the function, so the refresh
 path (inserts, and updates of refresh tokens and codes) pays nothing measurable. SQLite has no
 NOTIFY: the cache is off there and this migration does nothing.
@@ -72,15 +73,7 @@ _TRIGGERS = (
             "FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)",
             "ehealth_auth_verify_flush",
         )
-        for table in ("users", "clients", "connections")
-    ),
-    (
-        "ehealth_auth_verify_approvals_update",
-        "approvals",
-        "AFTER UPDATE",
-        "FOR EACH ROW WHEN ((OLD.id, OLD.user_id, OLD.client_id)"
-        " IS DISTINCT FROM (NEW.id, NEW.user_id, NEW.client_id))",
-        "ehealth_auth_verify_flush",
+        for table in ("users", "clients", "connections", "client_types", "approvals")
     ),
     *(
         (
@@ -90,7 +83,7 @@ _TRIGGERS = (
             "FOR EACH STATEMENT",
             "ehealth_auth_verify_flush",
         )
-        for table in ("users", "clients", "connections", "approvals")
+        for table in ("users", "clients", "connections", "client_types", "approvals")
     ),
     (
         "ehealth_auth_verify_tokens_truncate",
