@@ -39,7 +39,7 @@ def refresh_form(world: World, **extra: str) -> dict[str, str]:
 
 def oauth_error(response: httpx.Response, status: int, error: str, description: str) -> None:
     assert response.status_code == status, response.text
-    assert response.json() == {"error": error, "error_description": description}
+    assert response.json() == {"error": error, "error_description": description}, response.text
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["pragma"] == "no-cache"
 

@@ -139,7 +139,10 @@ def test_validation_error_under_json_lists_the_bad_field(env: dict[str, str]) ->
 
 
 def test_configuration_errors_under_json_are_objects_too(tmp_path: Path) -> None:
-    bad_url = {"EHEALTH_AUTH_DATABASE_URL": "mysql://db/x"}
+    bad_url = {
+        "EHEALTH_AUTH_DATABASE_URL": "mysql://db/x",
+        "EHEALTH_AUTH_SECRET_KEY": TEST_SECRET_KEY,
+    }
     migrate = invoke(bad_url, "migrate", "--json")
     assert migrate.exit_code == 1
     assert one_object(migrate.stderr)["error"]["type"] == "configuration_invalid"

@@ -116,6 +116,8 @@ async def test_sign_in_form_with_nul_answers_a_page_not_json(
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
     assert "Email and password must not contain control characters." in response.text
+    assert "\x00" not in response.text
+    assert world.user_email not in response.text  # the refused value is not echoed
 
 
 async def test_authorize_page_with_nul_in_the_query_is_never_a_500(

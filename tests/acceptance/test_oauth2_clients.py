@@ -44,7 +44,8 @@ BASE = "http://127.0.0.1"  # loopback: the libraries allow plain HTTP to it (RFC
 
 @pytest.fixture
 def setting_overrides() -> dict[str, Any]:
-    return {**admin_overrides(), "refresh_rotation": "on"}
+    # Reuse is detected at once (no grace window), as the error-case tests need.
+    return {**admin_overrides(), "refresh_rotation": "on", "refresh_reuse_grace": 0}
 
 
 @pytest.fixture
@@ -242,6 +243,7 @@ def server(settings: Settings, services: Services, world: World, tmp_path: Path)
         EHEALTH_AUTH_DATABASE_URL=settings.database_url,
         EHEALTH_AUTH_SECRET_KEY=TEST_SECRET_KEY,
         EHEALTH_AUTH_REFRESH_ROTATION="on",
+        EHEALTH_AUTH_REFRESH_REUSE_GRACE="0",
         EHEALTH_AUTH_ADMIN_KEYS=ADMIN_KEY,
     )
     port = free_port()

@@ -30,6 +30,7 @@ def setting_overrides() -> dict[str, Any]:
         **admin_overrides(),
         "metrics_keys": (METRICS_KEY,),
         "refresh_rotation": "on",
+        "refresh_reuse_grace": 0,
         "refresh_race_window_ms": 0,
     }
 

@@ -202,13 +202,14 @@ class FakeDatabase:
                 count += 1
         return count
 
-    def revoke_family(self, family_id: UUID, now: int) -> int:
-        """The SQL `revoke_family`: every live token of the family, its successor value erased."""
+    def revoke_family(self, family_id: UUID, now: int, for_reuse: bool = True) -> int:
+        """The SQL `revoke_family`: every live token of the family, its successor value erased,
+        the reason kept."""
         count = 0
         for row in self.tokens.values():
             if row.token.family_id == family_id and row.revoked_at is None:
                 row.revoked_at = now
-                row.revoked_for_reuse = True
+                row.revoked_for_reuse = for_reuse
                 row.successor_value_enc = None
                 count += 1
         return count
@@ -895,7 +896,7 @@ class FakeRevocationStore:
         return self.db.revoke_tokens(now, lambda token: token.id == token_id) == 1
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
-        return self.db.revoke_family(family_id, now)
+        return self.db.revoke_family(family_id, now, for_reuse=False)
 
 
 class RecordingGrant:

@@ -14,7 +14,7 @@ from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.storage.driver import Driver
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.tables import tokens
-from ehealth_auth.storage.token_store import TokenWrites, grant_context_query
+from ehealth_auth.storage.token_store import REUSE, TokenWrites, grant_context_query
 
 _LOAD_CODE_CONTEXT = grant_context_query(
     TokenName.AUTHORIZATION_CODE,
@@ -117,4 +117,4 @@ class SqlCodeStore:
         return await retrying(_transaction)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
-        return await self._writes.revoke_family(family_id, now)
+        return await self._writes.revoke_family(family_id, now, REUSE)

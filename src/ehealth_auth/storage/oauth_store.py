@@ -71,4 +71,4 @@ class SqlRevocationStore:
         return await retrying(_update)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
-        return await self._writes.revoke_family(family_id, now)
+        return await self._writes.revoke_family(family_id, now, None)

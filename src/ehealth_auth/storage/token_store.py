@@ -129,11 +129,16 @@ _REVOKE_EARLIER_ACCESS = (
     .values(revoked_at=sa.bindparam("now"))
 )
 
-# Only reuse revokes a family here, and the reason is kept so the family's tokens say so.
+# The reason (REUSE, or none for a client's own revocation) is kept so the family's tokens
+# can say why they were revoked.
 _REVOKE_FAMILY = (
     tokens.update()
     .where(tokens.c.family_id == sa.bindparam("family_id"), tokens.c.revoked_at.is_(None))
-    .values(revoked_at=sa.bindparam("now"), successor_value_enc=None, revoked_reason=REUSE)
+    .values(
+        revoked_at=sa.bindparam("now"),
+        successor_value_enc=None,
+        revoked_reason=sa.bindparam("reason"),
+    )
 )
 
 
@@ -167,9 +172,10 @@ class TokenWrites:
     async def insert(self, conn: DriverConnection, token: NewToken) -> None:
         await conn.execute(self._insert, self.params(token))
 
-    async def revoke_family(self, family_id: UUID, now: int) -> int:
-        """Revoke every live token of a family, in one transaction; returns how many."""
-        params = {"family_id": self.driver.uuid(family_id), "now": now}
+    async def revoke_family(self, family_id: UUID, now: int, reason: str | None) -> int:
+        """Revoke every live token of a family, in one transaction, recording `reason`;
+        returns how many."""
+        params = {"family_id": self.driver.uuid(family_id), "now": now, "reason": reason}
 
         async def _transaction() -> int:
             total = 0
@@ -292,4 +298,4 @@ class SqlRefreshGrantStore:
         return await retrying(_transaction)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
-        return await self._writes.revoke_family(family_id, now)
+        return await self._writes.revoke_family(family_id, now, REUSE)

@@ -153,7 +153,8 @@ def _operation(op: Operation, components: _Components) -> dict[str, Any]:
     responses = {
         str(answer.status): _answer(answer, components) for answer in (_success(op), *op.answers)
     }
-    for status in (*op.error_statuses, *_fault_statuses(op)):
+    faults = (status for status in _fault_statuses(op) if status not in op.error_statuses)
+    for status in (*op.error_statuses, *faults):
         if str(status) in responses:
             raise ValueError(f"{op.operation_id} documents {status} twice")
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}

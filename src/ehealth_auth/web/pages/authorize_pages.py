@@ -57,6 +57,8 @@ REQUEST_KEYS = (
     "code_challenge_method",
 )
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The sign-in form's credentials: the login grant validates them.
+_CREDENTIALS = frozenset({"email", "password"})
 
 
 def _redirect(url: str) -> Response:
@@ -149,6 +151,7 @@ class AuthorizePages:
             key = "missing_credentials"
             if any(CONTROL_CHARACTERS in entry.rules for entry in error.invalid):
                 key = "invalid_characters"
+                params = {**params, "email": ""}  # never echoed back
             return self._sign_in_page(request, params, session, checked, (key, ""), 422)
         except InvalidClientError as error:
             return self._error_page(request, params, _client_error_key(error))
@@ -214,8 +217,12 @@ class AuthorizePages:
         self, request: Request, params: dict[str, str]
     ) -> AuthorizationRequest | Response:
         """The checked request, or the answer: an error page or a redirect with `error`."""
-        if any("\x00" in key or "\x00" in value for key, value in params.items()):
-            # Never echoed, not even in the error page's hidden fields.
+        if any(
+            "\x00" in key or ("\x00" in value and key not in _CREDENTIALS)
+            for key, value in params.items()
+        ):
+            # Never echoed, not even in the error page's hidden fields. The sign-in form's
+            # credentials are checked by the login itself (a page that says why, without them).
             return self._error_page(request, {}, "bad_request")
         try:
             await self._authorizer.check_client(
