@@ -25,6 +25,7 @@ def test_two_workers_log_json_and_count_every_request_in_metrics(tmp_path: Path)
         EHEALTH_AUTH_SECRET_KEY=TEST_SECRET_KEY,
         EHEALTH_AUTH_ADMIN_KEYS=ADMIN_KEY,
         EHEALTH_AUTH_REFRESH_ROTATION="on",
+        EHEALTH_AUTH_REFRESH_REUSE_GRACE="0",
         EHEALTH_AUTH_REFRESH_RACE_WINDOW_MS="0",
     )
     seeded = seed_with_cli(tmp_path, env)

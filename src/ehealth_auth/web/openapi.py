@@ -128,7 +128,8 @@ def _answer(answer: Answer, components: _Components) -> dict[str, Any]:
         item["headers"] = {header.name: _header(header) for header in answer.headers}
     if answer.media_type is not None:
         schema = {} if answer.schema is None else components.hoist(answer.schema)
-        item["content"] = {answer.media_type: {"schema": schema}}
+        types = (answer.media_type,) if isinstance(answer.media_type, str) else answer.media_type
+        item["content"] = {media_type: {"schema": schema} for media_type in types}
     return item
 
 
@@ -305,6 +306,6 @@ class DocsRoutes:
                     ),
                 ),
                 admin=False,
-                media_type="application/octet-stream",
+                media_type=tuple(sorted({kind.split(";")[0] for kind in ASSETS.values()})),
             ),
         ]

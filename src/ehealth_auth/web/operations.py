@@ -73,11 +73,11 @@ REQUEST_ID = Header("X-Request-ID", "The request id.", required=True)
 @dataclass(frozen=True)
 class Answer:
     """A documented answer besides the success one and the ErrorResponse envelopes: an HTML
-    page, or a redirect (`media_type` None: no body)."""
+    page, or a redirect (`media_type` None: no body; several: any of them, same schema)."""
 
     status: int
     description: str
-    media_type: str | None
+    media_type: str | tuple[str, ...] | None
     schema: Schema | None
     headers: tuple[Header, ...] = ()
 
@@ -104,7 +104,7 @@ class Operation:
     body: Schema | None = None
     admin: bool = True
     description: str = ""
-    media_type: str = "application/json"
+    media_type: str | tuple[str, ...] = "application/json"
     body_media_type: str = "application/json"
     other_bodies: tuple[tuple[str, Schema], ...] = ()  # more (media type, schema) of the body
     headers: tuple[Header, ...] = ()
