@@ -77,6 +77,11 @@ class Metrics:
             "Requests that failed with an unexpected exception (answered 500).",
             registry=registry,
         )
+        self.database_unavailable = Counter(
+            "ehealth_auth_database_unavailable",
+            "Requests answered 503 because the database could not be reached (either pool).",
+            registry=registry,
+        )
         self.database_errors = Counter(
             "ehealth_auth_database_errors",
             "Errors raised by the database driver, by pool.",

@@ -160,7 +160,8 @@ class Services:
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    outage = OutageMonitor()
+    metrics = Metrics()
+    outage = OutageMonitor(on_failure=metrics.database_unavailable.inc)
     engine = create_engine(
         settings.database_url, pool_size=ENGINE_POOL_SIZE, on_connect=outage.recovered
     )
@@ -169,7 +170,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     hasher = HmacSecretHasher(server_key)
     clock = clock or SystemClock()
     policy = token_policy(settings)
-    metrics = Metrics()
     events = ObservedEvents(metrics)
     event.listen(
         engine.sync_engine,

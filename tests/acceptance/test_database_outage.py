@@ -85,6 +85,8 @@ async def test_refresh_answers_503_while_the_database_is_cut_off_and_201_once_it
     outage.proxy.restore()
     # The very first request after the database is back succeeds: no restart of the service.
     assert (await _refresh(outage)).status_code == 201
+    scrape = await outage.http.get("/metrics", headers=AUTH)
+    assert "ehealth_auth_database_unavailable_total 3.0" in scrape.text.splitlines()
 
 
 async def test_admin_and_verify_routes_answer_503_and_recover_without_a_500(

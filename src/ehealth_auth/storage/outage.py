@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError
@@ -102,13 +102,16 @@ def never_ran(error: BaseException) -> bool:
 class OutageMonitor:
     """One log line per outage episode, however many requests it fails."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_failure: Callable[[], None] | None = None) -> None:
         self.down = False
         self.failures = 0
+        self._on_failure = on_failure
 
     def failed(self, error: BaseException) -> ServiceUnavailableError:
         """Record a failure to reach the database; the error to answer with."""
         self.failures += 1
+        if self._on_failure is not None:
+            self._on_failure()
         if not self.down:
             self.down = True
             # The error's class only: driver messages can carry host names or statement text.
