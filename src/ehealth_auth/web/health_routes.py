@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.observability import Metrics
-from ehealth_auth.protocol.errors import ServiceError
+from ehealth_auth.protocol.errors import ServiceUnavailableError
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.envelope import NO_STORE, render_data, render_error
 from ehealth_auth.web.operations import Operation
@@ -24,16 +24,6 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 READY_RETRY_AFTER = 5
 
 _STATUS = s.obj({"status": s.STRING}, title="HealthStatus")
-
-
-class NotReadyError(ServiceError):
-    status = 503
-    type = "service_unavailable"
-    default_message = "The service cannot serve requests yet."
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(READY_RETRY_AFTER)}
 
 
 class HealthRoutes:
@@ -47,7 +37,9 @@ class HealthRoutes:
     async def ready(self, request: Request) -> Response:
         problem = await self._readiness()
         if problem is not None:
-            return render_error(request, NotReadyError(problem), NO_STORE)
+            return render_error(
+                request, ServiceUnavailableError(READY_RETRY_AFTER, problem), NO_STORE
+            )
         return render_data(request, 200, {"status": "ready"}, headers=NO_STORE)
 
     async def metrics(self, _request: Request) -> Response:
