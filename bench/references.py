@@ -65,7 +65,8 @@ class Reference:
     load_env: Mapping[str, str] = field(default_factory=dict)
 
 
-def _uvicorn(app: str, *extra: str) -> list[str]:
+def uvicorn_command(app: str, *extra: str) -> list[str]:
+    """One uvicorn worker on uvloop and httptools, quiet, on the port the runner picks."""
     return [
         sys.executable,
         "-m",
@@ -113,7 +114,7 @@ def reference(
         return Reference(
             CEILING,
             ServerSpec(
-                CEILING, _uvicorn("bench.ceiling_app:app"), dict(base_env), BENCH_DIR.parent
+                CEILING, uvicorn_command("bench.ceiling_app:app"), dict(base_env), BENCH_DIR.parent
             ),
         )
     if name == REFERENCE:
@@ -127,7 +128,7 @@ def reference(
             "FLOOR_REFRESH": seed.refresh_token,
             "FLOOR_ACCESS": seed.access_token,
         }
-        spec = ServerSpec(REFERENCE, _uvicorn("floor_app:app"), env, REFERENCE_DIR)
+        spec = ServerSpec(REFERENCE, uvicorn_command("floor_app:app"), env, REFERENCE_DIR)
         return Reference(REFERENCE, spec)
     if name == OIDC:
         if scenario.kind == "refresh":

@@ -68,6 +68,7 @@ from bench.references import (
     ReferenceSeed,
     ensure_oidc_provider,
     reference,
+    uvicorn_command,
 )
 from bench.report import (
     FLOOR,
@@ -152,29 +153,7 @@ def floor_spec(scenario: Scenario, env: Mapping[str, str]) -> ServerSpec:
     target_env = {**env, **scenario.service_env}
     floor = ServerSpec(
         name=FLOOR,
-        command=[
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.floor_app:create_app",
-            "--factory",
-            "--host",
-            HOST,
-            "--port",
-            "{port}",
-            "--workers",
-            "1",
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--lifespan",
-            "on",
-            "--no-access-log",
-            "--no-server-header",
-            "--log-level",
-            "warning",
-        ],
+        command=uvicorn_command("bench.floor_app:create_app", "--factory", "--lifespan", "on"),
         env={**target_env, "BENCH_FLOOR_HANDLER": scenario.floor_handler},
         cwd=REPO_DIR,
     )
