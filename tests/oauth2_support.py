@@ -37,6 +37,15 @@ def refresh_form(world: World, **extra: str) -> dict[str, str]:
     return {"grant_type": "refresh_token", "refresh_token": world.refresh_token, **extra}
 
 
+def code_form(code: str) -> dict[str, str]:
+    """The form of a code exchange for the world's registered redirect URI."""
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": "https://mis.example.org/cb",
+    }
+
+
 def oauth_error(response: httpx.Response, status: int, error: str, description: str) -> None:
     assert response.status_code == status, response.text
     assert response.json() == {"error": error, "error_description": description}, response.text

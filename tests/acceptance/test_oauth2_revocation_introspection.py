@@ -23,6 +23,7 @@ from tests.oauth2_support import (
     REVOKE_PATH,
     TOKEN_PATH,
     basic,
+    code_form,
     json_of,
     oauth_error,
     post_credentials,
@@ -428,11 +429,7 @@ async def test_introspection_of_a_code_flow_token_shows_the_codes_scope(
     oauth: httpx.AsyncClient, world: World
 ) -> None:
     code = await authorize(oauth, world)
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": "https://mis.example.org/cb",
-    }
+    form = code_form(code)
     issued = json_of(await oauth.post(TOKEN_PATH, data=form, headers=world_basic(world)))
 
     answer = await introspect(oauth, issued["access_token"], world_basic(world))

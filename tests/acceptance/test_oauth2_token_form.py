@@ -22,6 +22,7 @@ from tests.flow_support import authorize
 from tests.oauth2_support import (
     TOKEN_PATH,
     basic,
+    code_form,
     json_of,
     oauth_error,
     post_credentials,
@@ -353,11 +354,7 @@ async def test_code_exchange_in_form_mode_then_reuse_revokes_the_family(
     oauth: httpx.AsyncClient, world: World
 ) -> None:
     code = await authorize(oauth, world)
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": "https://mis.example.org/cb",
-    }
+    form = code_form(code)
 
     first = await oauth.post(TOKEN_PATH, data=form, headers=world_basic(world))
     again = await oauth.post(TOKEN_PATH, data=form, headers=world_basic(world))
