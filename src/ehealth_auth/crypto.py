@@ -1,4 +1,4 @@
-"""Adapters for the protocol's hashing ports, and the wall clock."""
+"""Adapters for the protocol's hashing and encryption ports."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import secrets
 import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -107,14 +106,6 @@ class BoundedPasswordWork:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-class SystemClock:
-    def now(self) -> int:
-        return int(time.time())
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
 
 
 class AesGcmSuccessorCipher:

@@ -13,12 +13,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from ehealth_auth.clock import SystemClock
 from ehealth_auth.crypto import (
     AesGcmSuccessorCipher,
     Argon2PasswordHasher,
     BoundedPasswordWork,
     HmacSecretHasher,
-    SystemClock,
 )
 from ehealth_auth.logs import configure_logging
 from ehealth_auth.observability import Metrics, ObservedEvents
@@ -26,12 +26,12 @@ from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.authorize import AppAuthorizer
 from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGrant
-from ehealth_auth.protocol.grants.password import LoginPolicy, PasswordGrant
+from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
-from ehealth_auth.protocol.model import TokenPolicy
 from ehealth_auth.protocol.oauth.client_auth import ClientAuthenticator
 from ehealth_auth.protocol.oauth.introspection import TokenIntrospector
 from ehealth_auth.protocol.oauth.revocation import TokenRevoker
+from ehealth_auth.protocol.policy import LoginPolicy, ThrottleLimits, TokenPolicy
 from ehealth_auth.protocol.ports import Clock
 from ehealth_auth.protocol.purge import TokenPurger
 from ehealth_auth.protocol.throttle import (
@@ -39,12 +39,12 @@ from ehealth_auth.protocol.throttle import (
     LOGIN_MESSAGE,
     ClientAuthThrottle,
     FailureThrottle,
-    ThrottleLimits,
     ThrottleView,
 )
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.settings import Settings
+from ehealth_auth.storage.admin_listings import SqlAdminQueries
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import Driver, create_driver
@@ -112,6 +112,7 @@ class Services:
     engine: AsyncEngine
     driver: Driver
     token_endpoint: TokenEndpoint
+    login_endpoint: TokenEndpoint
     admin: AdminService
     purger: TokenPurger
     verifier: TokenVerifier
@@ -195,8 +196,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_queue,
         settings.password_hash_nice,
     )
-    admin_store = SqlAdminStore(engine)
-    admin = AdminService(admin_store, hasher, passwords, clock, policy, work, events)
+    admin_queries, admin_commands = SqlAdminQueries(engine), SqlAdminStore(engine)
+    approver = Approver(admin_queries, admin_commands, clock)
+    admin = AdminService(
+        admin_queries, admin_commands, approver, hasher, passwords, clock, policy, work, events
+    )
     purger = TokenPurger(SqlPurgeStore(engine), clock, policy.reuse_grace)
     verify_cache, verify_listener = _verify_cache(settings)
     verifier = TokenVerifier(SqlVerifyStore(driver), hasher, clock, verify_cache)
@@ -227,9 +231,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         login_policy(settings),
         events,
     )
-    authorizer = AppAuthorizer(
-        directory, directory, directory, Approver(admin_store, clock), hasher, clock, policy
-    )
+    authorizer = AppAuthorizer(directory, directory, directory, approver, hasher, clock, policy)
     oauth = StandardOAuth(
         clients=ClientAuthentication(
             ClientAuthenticator(SqlClientSecretStore(driver), hasher), client_auth, sources
@@ -243,6 +245,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         driver=driver,
         # `password` is not a grant of /oauth/tokens: a login token comes from /auth/login only.
         token_endpoint=TokenEndpoint([refresh, code]),
+        # `/auth/login` is a token endpoint that allows exactly one grant, `password`: its checks
+        # of grant_type are those of `/oauth/tokens`.
+        login_endpoint=TokenEndpoint([login]),
         admin=admin,
         purger=purger,
         verifier=verifier,
@@ -291,6 +296,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
 
     flow = AuthorizationFlow(
         login=ready.login,
+        login_endpoint=ready.login_endpoint,
         authorizer=ready.authorizer,
         cookie_key=ready.server_key,
         session_ttl=settings.login_token_ttl,

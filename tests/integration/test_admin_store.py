@@ -1,4 +1,5 @@
-"""The admin store's lookups, listings and revocations on SQLite and PostgreSQL."""
+"""The admin queries' lookups and listings, and the admin store's revocations, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ehealth_auth.crypto import HmacSecretHasher
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.paging import PageRequest
 from ehealth_auth.protocol.records import ConnectionRecord
+from ehealth_auth.storage.admin_listings import SqlAdminQueries
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.tables import connections, tokens
 from ehealth_auth.wiring import Services
@@ -22,13 +24,17 @@ def store(services: Services) -> SqlAdminStore:
     return SqlAdminStore(services.engine)
 
 
+def queries(services: Services) -> SqlAdminQueries:
+    return SqlAdminQueries(services.engine)
+
+
 async def test_pages_count_all_rows_and_slice_in_order(services: Services) -> None:
     for name in ("b", "c", "a", "d", "e"):
         await services.admin.create_client_type(name, "x")
 
-    first = await store(services).client_types_page(PageRequest(1, 2))
-    last = await store(services).client_types_page(PageRequest(3, 2))
-    beyond = await store(services).client_types_page(PageRequest(9, 2))
+    first = await queries(services).client_types_page(PageRequest(1, 2))
+    last = await queries(services).client_types_page(PageRequest(3, 2))
+    beyond = await queries(services).client_types_page(PageRequest(9, 2))
 
     assert [kind.name for kind in first.entries] == ["a", "b"]
     assert [kind.name for kind in last.entries] == ["e"]
@@ -58,7 +64,7 @@ async def test_client_details_has_type_and_every_connection(
             )
         )
 
-    details = await store(services).client_details(world.client_id)
+    details = await queries(services).client_details(world.client_id)
 
     assert details is not None
     assert details.client.id == world.client_id
@@ -67,8 +73,8 @@ async def test_client_details_has_type_and_every_connection(
         "https://mis.example.org/cb",
         "https://second.example.org/cb",
     ]
-    assert await store(services).client_details(uuid.uuid4()) is None
-    page = await store(services).clients_page(PageRequest())
+    assert await queries(services).client_details(uuid.uuid4()) is None
+    page = await queries(services).clients_page(PageRequest())
     assert page.entries == (details,)
 
 
@@ -106,16 +112,16 @@ async def test_unblock_user(services: Services, world: World) -> None:
 
 async def test_users_page_in_email_order(services: Services, world: World) -> None:
     await services.admin.create_user("a@example.org", "password-1")
-    page = await store(services).users_page(PageRequest(1, 10))
+    page = await queries(services).users_page(PageRequest(1, 10))
     assert [user.email for user in page.entries] == ["a@example.org", world.user_email]
 
 
 async def test_approvals_page_filters(services: Services, world: World) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
-    every = await store(services).approvals_page(PageRequest(), None, None)
-    mine = await store(services).approvals_page(PageRequest(), world.user_id, None)
-    theirs = await store(services).approvals_page(PageRequest(), None, other.client_id)
-    none = await store(services).approvals_page(PageRequest(), world.user_id, other.client_id)
+    every = await queries(services).approvals_page(PageRequest(), None, None)
+    mine = await queries(services).approvals_page(PageRequest(), world.user_id, None)
+    theirs = await queries(services).approvals_page(PageRequest(), None, other.client_id)
+    none = await queries(services).approvals_page(PageRequest(), world.user_id, other.client_id)
 
     assert every.total_entries == 2
     assert [a.user_id for a in mine.entries] == [world.user_id]
@@ -128,12 +134,14 @@ async def test_delete_approval_by_id_revokes_that_pairs_tokens(
     services: Services, world: World, clock: MutableClock
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
-    approval = (await store(services).approvals_page(PageRequest(), world.user_id, None)).entries[0]
+    approval = (await queries(services).approvals_page(PageRequest(), world.user_id, None)).entries[
+        0
+    ]
 
     assert await store(services).delete_approval_by_id(approval.id, clock.now()) is True
     assert await store(services).delete_approval_by_id(approval.id, clock.now()) is False
 
-    page = await store(services).tokens_page(PageRequest(), None, None)
+    page = await queries(services).tokens_page(PageRequest(), None, None)
     revoked = {token.id: token.revoked_at for token in page.entries}
     assert revoked == {world.refresh_token_id: clock.now(), other.refresh_token_id: None}
 
@@ -147,8 +155,8 @@ async def test_tokens_page_newest_first_with_filters(
         TokenName.ACCESS_TOKEN, world.user_id, world.client_id
     )
 
-    every = await store(services).tokens_page(PageRequest(), None, None)
-    mine = await store(services).tokens_page(PageRequest(), world.user_id, world.client_id)
+    every = await queries(services).tokens_page(PageRequest(), None, None)
+    mine = await queries(services).tokens_page(PageRequest(), world.user_id, world.client_id)
 
     assert every.entries[0].id == newest.id
     assert every.total_entries == 3

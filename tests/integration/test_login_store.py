@@ -10,14 +10,10 @@ import pytest
 
 from ehealth_auth.crypto import Argon2PasswordHasher, HmacSecretHasher
 from ehealth_auth.protocol.errors import AccessDeniedError
-from ehealth_auth.protocol.grants.password import LoginPolicy, PasswordGrant
-from ehealth_auth.protocol.throttle import (
-    LOGIN_MESSAGE,
-    CounterKey,
-    FailureThrottle,
-    ThrottleLimits,
-    ThrottleView,
-)
+from ehealth_auth.protocol.grants.password import PasswordGrant
+from ehealth_auth.protocol.policy import LoginPolicy, ThrottleLimits
+from ehealth_auth.protocol.records import CounterKey
+from ehealth_auth.protocol.throttle import LOGIN_MESSAGE, FailureThrottle, ThrottleView
 from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.throttle_store import SqlFailureCounters, clear_target
 from ehealth_auth.wiring import Services

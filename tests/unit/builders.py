@@ -7,13 +7,14 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
-from ehealth_auth.protocol.admin import AdminService, NewClient
+from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientRecord,
     ClientTypeRecord,
     ConnectionRecord,
+    NewClient,
     UserRecord,
 )
 from tests.unit.fakes import FakeDatabase, FakePasswordHasher, sha256

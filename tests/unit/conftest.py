@@ -10,15 +10,14 @@ from collections.abc import Callable
 import pytest
 
 from ehealth_auth.protocol.admin import AdminService
-from ehealth_auth.protocol.grants.password import LoginPolicy
+from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
-from ehealth_auth.protocol.model import TokenPolicy
+from ehealth_auth.protocol.policy import LoginPolicy, ThrottleLimits, TokenPolicy
 from ehealth_auth.protocol.throttle import (
     CLIENT_MESSAGE,
     LOGIN_MESSAGE,
     ClientAuthThrottle,
     FailureThrottle,
-    ThrottleLimits,
     ThrottleView,
 )
 from tests.unit.builders import World, seed_world
@@ -148,7 +147,8 @@ def admin(
     clock: FakeClock,
     work: InlinePasswordWork,
 ) -> AdminService:
-    return AdminService(admin_store, hasher, passwords, clock, POLICY, work)
+    approver = Approver(admin_store, admin_store, clock)
+    return AdminService(admin_store, admin_store, approver, hasher, passwords, clock, POLICY, work)
 
 
 @pytest.fixture

@@ -18,29 +18,31 @@ from typing import TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.errors import ConflictError, ServiceUnavailableError
-from ehealth_auth.protocol.flow_ports import (
+from ehealth_auth.protocol.flow_ports import CodeContext, StoredCode
+from ehealth_auth.protocol.model import (
     Bearer,
-    ClientProfile,
-    CodeContext,
-    LoginUser,
-    StoredCode,
+    IssuedToken,
+    NewToken,
+    RevocableToken,
+    TokenName,
+    VerifyContext,
 )
-from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
-from ehealth_auth.protocol.oauth.revocation import RevocableToken
 from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientDetails,
+    ClientProfile,
     ClientRecord,
     ClientTypeRecord,
     ConnectionInfo,
     ConnectionRecord,
+    CounterKey,
+    LiveCount,
+    LoginUser,
     TokenInfo,
     UserRecord,
 )
-from ehealth_auth.protocol.throttle import CounterKey, LiveCount
-from ehealth_auth.protocol.verify import VerifyContext
 
 START = 1_700_000_000
 T = TypeVar("T")

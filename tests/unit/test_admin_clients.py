@@ -1,4 +1,4 @@
-"""AdminService: client types, clients and their connections, against the fake AdminStore."""
+"""AdminService: client types, clients and their connections, against the fake admin store."""
 
 from __future__ import annotations
 

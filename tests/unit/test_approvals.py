@@ -52,7 +52,7 @@ def test_ceiling_compares_whole_scope_items_not_substrings() -> None:
 
 @pytest.fixture
 def approver(admin_store: FakeAdminStore, clock: FakeClock) -> Approver:
-    return Approver(admin_store, clock)
+    return Approver(admin_store, admin_store, clock)
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def authorizer(
     hasher: Sha256SecretHasher,
     clock: FakeClock,
 ) -> AppAuthorizer:
-    approver = Approver(admin_store, clock)
+    approver = Approver(admin_store, admin_store, clock)
     return AppAuthorizer(login_store, login_store, login_store, approver, hasher, clock, POLICY)
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from ehealth_auth.protocol.admin import AdminService
+from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.errors import AccessDeniedError, InvalidGrantError, ServiceError
 from ehealth_auth.protocol.events import Event, TokenEvent
 from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGrant
@@ -203,7 +204,15 @@ async def test_operator_revocations_are_events_with_their_action(
     work: InlinePasswordWork,
 ) -> None:
     admin = AdminService(
-        admin_store, Sha256SecretHasher(), FakePasswordHasher(), clock, POLICY, work, events
+        admin_store,
+        admin_store,
+        Approver(admin_store, admin_store, clock),
+        Sha256SecretHasher(),
+        FakePasswordHasher(),
+        clock,
+        POLICY,
+        work,
+        events,
     )
     minted = await admin.create_token(TokenName.ACCESS_TOKEN, world.user_id, world.client_id)
     await admin.revoke_token(minted.id)

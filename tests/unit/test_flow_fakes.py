@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from ehealth_auth.protocol.model import NewToken, TokenName
-from ehealth_auth.protocol.throttle import CounterKey
+from ehealth_auth.protocol.records import CounterKey
 from tests.unit.builders import (
     add_client,
     add_client_type,

@@ -17,12 +17,12 @@ from ehealth_auth.protocol.errors import (
     UnsupportedGrantTypeError,
 )
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
-from ehealth_auth.protocol.model import IssuedToken, TokenName
+from ehealth_auth.protocol.model import IssuedToken, TokenName, VerifyContext
 from ehealth_auth.protocol.oauth.client_auth import ClientAuthenticator
 from ehealth_auth.protocol.oauth.introspection import TokenIntrospector
 from ehealth_auth.protocol.oauth.revocation import TokenRevoker
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
-from ehealth_auth.protocol.verify import TokenVerifier, VerifyContext
+from ehealth_auth.protocol.verify import TokenVerifier
 from tests.unit.builders import APPROVAL_SCOPE, World, add_code, add_token, live_tokens
 from tests.unit.conftest import POLICY, GrantFactory
 from tests.unit.fakes import (

@@ -14,14 +14,10 @@ from uuid import UUID
 import pytest
 
 from ehealth_auth.protocol.errors import ServiceError, TooManyRequestsError, ValidationError
-from ehealth_auth.protocol.grants.password import (
-    LoginPolicy,
-    PasswordGrant,
-    account_key,
-    normalize_email,
-)
+from ehealth_auth.protocol.grants.password import PasswordGrant, account_key, normalize_email
 from ehealth_auth.protocol.model import TokenName
-from ehealth_auth.protocol.throttle import FailureThrottle, ThrottleLimits
+from ehealth_auth.protocol.policy import LoginPolicy, ThrottleLimits
+from ehealth_auth.protocol.throttle import FailureThrottle
 from tests.unit.builders import CEILING, add_approval, add_client, add_client_type, add_user
 from tests.unit.conftest import LOGIN_LIMITS, LOGIN_POLICY
 from tests.unit.fakes import (

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from ehealth_auth.protocol.errors import ServiceError
-from ehealth_auth.protocol.model import TokenName
-from ehealth_auth.protocol.verify import TokenVerifier, VerifyContext
+from ehealth_auth.protocol.model import TokenName, VerifyContext
+from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.storage.verify_cache import VerifyResultCache
 from tests.unit.builders import World, add_token
 from tests.unit.fakes import FakeClock, FakeDatabase, FakeVerifyStore, Sha256SecretHasher, sha256

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import uuid
 
-from ehealth_auth.protocol.admin import NewClient, NewSecret
 from ehealth_auth.protocol.model import IssuedToken, TokenName
 from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.records import (
@@ -16,6 +15,8 @@ from ehealth_auth.protocol.records import (
     ClientTypeRecord,
     ConnectionInfo,
     ConnectionRecord,
+    NewClient,
+    NewSecret,
     TokenInfo,
     UserRecord,
 )

@@ -4,27 +4,14 @@ the operator's `approvals create` and the user's own consent (`/oauth/apps/autho
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
 from uuid import UUID
 
 from ehealth_auth.protocol import scope as scopes
 from ehealth_auth.protocol.errors import InvalidEntry, NotFoundError, Rule, ValidationError
-from ehealth_auth.protocol.ports import Clock
-from ehealth_auth.protocol.records import ApprovalRecord, ClientTypeRecord, UserRecord
+from ehealth_auth.protocol.ports import ApprovalQueries, ApprovalSaver, Clock
+from ehealth_auth.protocol.records import ApprovalRecord
 
 SCOPE_NOT_ALLOWED = "Scope is not allowed by client type."
-
-
-class ApprovalStore(Protocol):
-    async def user(self, user_id: UUID) -> UserRecord | None: ...
-
-    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None: ...
-
-    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None: ...
-
-    async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
-        """Insert, or update the scope of the existing (user, client) approval; returns it."""
-        ...
 
 
 def check_ceiling(scope: str, ceiling: str, path: str) -> str:
@@ -38,8 +25,9 @@ def check_ceiling(scope: str, ceiling: str, path: str) -> str:
 
 
 class Approver:
-    def __init__(self, store: ApprovalStore, clock: Clock) -> None:
-        self._store = store
+    def __init__(self, queries: ApprovalQueries, approvals: ApprovalSaver, clock: Clock) -> None:
+        self._queries = queries
+        self._approvals = approvals
         self._clock = clock
 
     async def approve(
@@ -47,17 +35,17 @@ class Approver:
     ) -> ApprovalRecord:
         """Create or widen: the new scopes first, then the old, no duplicates. `path` names the
         scope field of the request, for the 422."""
-        if await self._store.user(user_id) is None:
+        if await self._queries.user(user_id) is None:
             raise NotFoundError("User not found.")
-        kind = await self._store.client_type_of(client_id)
+        kind = await self._queries.client_type_of(client_id)
         if kind is None:
             raise NotFoundError("Client not found.")
         requested = check_ceiling(scope, kind.scope, path)
-        current = await self._store.approval(user_id, client_id)
+        current = await self._queries.approval(user_id, client_id)
         record = ApprovalRecord(
             id=current.id if current else uuid.uuid4(),
             user_id=user_id,
             client_id=client_id,
             scope=scopes.widen(current.scope if current else "", requested),
         )
-        return await self._store.save_approval(record, self._clock.now())
+        return await self._approvals.save_approval(record, self._clock.now())

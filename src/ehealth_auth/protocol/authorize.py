@@ -30,14 +30,16 @@ from ehealth_auth.protocol.errors import (
     UserBlockedError,
     ValidationError,
 )
-from ehealth_auth.protocol.flow_ports import (
+from ehealth_auth.protocol.model import IssuedToken, TokenName
+from ehealth_auth.protocol.policy import TokenPolicy
+from ehealth_auth.protocol.ports import (
     BearerLookup,
     ClientDirectory,
-    ClientProfile,
+    Clock,
+    SecretHasher,
     TokenWriter,
 )
-from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
-from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.records import ClientProfile
 from ehealth_auth.protocol.scope import parse
 from ehealth_auth.protocol.tokens import mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings

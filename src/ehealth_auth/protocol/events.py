@@ -1,16 +1,15 @@
 """What happened to tokens, told to whoever watches (metrics, security log lines).
 
 The protocol emits an `Event` at each step that matters to an operator; wiring.py passes an
-`Events` that counts and logs them, and the protocol's default is `NO_EVENTS`. Emitting must stay
-cheap and never fail a request: it does no I/O of its own. A new event is one more `TokenEvent`
-member and an `emit` call where it happens.
+`Events` (the port, in protocol/ports.py) that counts and logs them, and the protocol's default
+is `NO_EVENTS`. Emitting must stay cheap and never fail a request: it does no I/O of its own. A
+new event is one more `TokenEvent` member and an `emit` call where it happens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 from uuid import UUID
 
 
@@ -48,13 +47,11 @@ class Event:
     action: str = ""  # the operator action, for revocations by an operator
 
 
-class Events(Protocol):
-    def emit(self, event: Event) -> None: ...
-
-
 class NoEvents:
+    """The protocol's default `Events` (protocol/ports.py): nobody watches."""
+
     def emit(self, event: Event) -> None:
         return None
 
 
-NO_EVENTS: Events = NoEvents()
+NO_EVENTS = NoEvents()

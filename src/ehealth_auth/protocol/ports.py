@@ -1,13 +1,37 @@
-"""Interfaces the protocol needs from the outside world, one small Protocol per capability."""
+"""Interfaces the protocol needs from the outside world: one small Protocol per capability,
+each declared once (as in fosite's handler/oauth2/storage.go). A consumer that needs several
+takes a Protocol composed of them by inheritance (`TokenWriter`, `AdminQueries`).
+
+Sections: time, hashing and encryption; events; the refresh and code grants; the login and
+consent flow; operators (queries and commands); verify and introspection; client
+authentication and revocation; the throttle; the purge. The value types the ports carry are in
+model.py (tokens) and records.py (clients, users, approvals, counters).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from ehealth_auth.protocol.model import NewToken
+from ehealth_auth.protocol.events import Event
+from ehealth_auth.protocol.model import Bearer, NewToken, RevocableToken, VerifyContext
+from ehealth_auth.protocol.paging import Page, PageRequest
+from ehealth_auth.protocol.records import (
+    ApprovalRecord,
+    ClientDetails,
+    ClientProfile,
+    ClientRecord,
+    ClientTypeRecord,
+    ConnectionInfo,
+    ConnectionRecord,
+    CounterKey,
+    LiveCount,
+    LoginUser,
+    TokenInfo,
+    UserRecord,
+)
 
 
 class Clock(Protocol):
@@ -61,6 +85,18 @@ class SuccessorCipher(Protocol):
     def decrypt(self, blob: bytes, context: bytes) -> str | None:
         """The value, or None when the blob is not a valid encryption for this context."""
         ...
+
+
+# ------------------------------------------------------------------------------------ events
+
+
+class Events(Protocol):
+    """Whoever watches the protocol's token events (protocol/events.py): no I/O, never fails."""
+
+    def emit(self, event: Event) -> None: ...
+
+
+# ------------------------------------------------------------------------------------ grants
 
 
 @dataclass(frozen=True)
@@ -121,4 +157,282 @@ class RefreshGrantStore(Protocol):
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
         """Revoke every live token descended from one authorization; returns how many."""
+        ...
+
+
+# ----------------------------------------------------------------- shared token capabilities
+
+
+class TokenAdder(Protocol):
+    async def add_token(self, token: NewToken) -> None: ...
+
+
+class FamilyRevoker(Protocol):
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        """Revoke every live token descended from one authorization; returns how many."""
+        ...
+
+
+# ---------------------------------------------------------------------- login and consent
+
+
+class ClientDirectory(Protocol):
+    async def client_profile(self, client_id: UUID) -> ClientProfile | None: ...
+
+
+class UserDirectory(Protocol):
+    async def user_by_email(self, email: str) -> LoginUser | None:
+        """The user with this email, whatever its case."""
+        ...
+
+
+class AccessTokenRevoker(Protocol):
+    async def revoke_access_token(self, token_hash: bytes, now: int) -> bool:
+        """Revoke the live access token with this hash; False when there is none."""
+        ...
+
+
+class TokenWriter(TokenAdder, AccessTokenRevoker, Protocol):
+    """What the login needs of the tokens: issue a login token, revoke it at sign-out."""
+
+
+class ApprovalLookup(Protocol):
+    async def approved_scope(self, user_id: UUID, client_id: UUID) -> str | None:
+        """The scope of the user's approval of the client, None without one."""
+        ...
+
+
+class BearerLookup(Protocol):
+    async def bearer(self, token_hash: bytes) -> Bearer | None: ...
+
+
+# ---------------------------------------------------------------------- operators: queries
+# None of them returns a secret, a token value or a hash of either.
+
+
+class ClientTypeLookup(Protocol):
+    async def client_type_by_name(self, name: str) -> ClientTypeRecord | None: ...
+
+    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None: ...
+
+
+class ClientLookup(Protocol):
+    async def client(self, client_id: UUID) -> ClientRecord | None: ...
+
+    async def client_count(self) -> int: ...
+
+    async def client_details(self, client_id: UUID) -> ClientDetails | None: ...
+
+
+class UserLookup(Protocol):
+    async def user(self, user_id: UUID) -> UserRecord | None: ...
+
+
+class ApprovalRecordLookup(Protocol):
+    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None: ...
+
+
+class AdminListings(Protocol):
+    async def client_types_page(self, page: PageRequest) -> Page[ClientTypeRecord]: ...
+
+    async def clients_page(self, page: PageRequest) -> Page[ClientDetails]: ...
+
+    async def users_page(self, page: PageRequest) -> Page[UserRecord]: ...
+
+    async def approvals_page(
+        self, page: PageRequest, user_id: UUID | None, client_id: UUID | None
+    ) -> Page[ApprovalRecord]: ...
+
+    async def tokens_page(
+        self, page: PageRequest, user_id: UUID | None, client_id: UUID | None
+    ) -> Page[TokenInfo]:
+        """Newest first."""
+        ...
+
+
+class ApprovalQueries(UserLookup, ClientTypeLookup, ApprovalRecordLookup, Protocol):
+    """What creating or widening an approval reads."""
+
+
+class AdminQueries(
+    ClientTypeLookup, ClientLookup, UserLookup, ApprovalRecordLookup, AdminListings, Protocol
+):
+    """Every read of the operator actions."""
+
+
+# --------------------------------------------------------------------- operators: commands
+# Each method is one atomic step.
+
+
+class ClientTypeWriter(Protocol):
+    async def add_client_type(self, record: ClientTypeRecord, now: int) -> None:
+        """Raises ConflictError when the name is taken."""
+        ...
+
+
+class ClientWriter(Protocol):
+    async def add_client(
+        self, client: ClientRecord, connection: ConnectionRecord, now: int
+    ) -> None: ...
+
+    async def set_client_blocked(self, client_id: UUID, blocked: bool, now: int) -> bool:
+        """False when there is no such client."""
+        ...
+
+    async def replace_connection_secret(
+        self, client_id: UUID, connection_id: UUID, secret_hash: bytes, now: int
+    ) -> ConnectionInfo | None:
+        """Store the new secret's hash; None when the client has no such connection."""
+        ...
+
+    async def set_connection_consumer(
+        self, client_id: UUID, connection_id: UUID, consumer_id: UUID | None, now: int
+    ) -> ConnectionInfo | None:
+        """Set the connection's consumer client; None when the client has no such connection."""
+        ...
+
+
+class UserWriter(Protocol):
+    async def add_user(self, record: UserRecord, now: int) -> None:
+        """Raises ConflictError when the email is taken (whatever its case)."""
+        ...
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: int) -> bool: ...
+
+    async def block_user(self, user_id: UUID, now: int) -> bool:
+        """Block the user and revoke all their tokens in one transaction."""
+        ...
+
+    async def unblock_user(self, user_id: UUID, now: int) -> bool:
+        """False when there is no such user."""
+        ...
+
+
+class AttemptReset(Protocol):
+    async def clear_attempts(self, account: bytes) -> bool:
+        """Forget an account's counted login attempts; False when there were none."""
+        ...
+
+
+class ApprovalSaver(Protocol):
+    async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
+        """Insert, or update the scope of the existing (user, client) approval; returns it."""
+        ...
+
+
+class ApprovalRemover(Protocol):
+    async def delete_approval(self, user_id: UUID, client_id: UUID, now: int) -> bool:
+        """Delete the approval and revoke that user's tokens for that client, atomically."""
+        ...
+
+    async def delete_approval_by_id(self, approval_id: UUID, now: int) -> bool:
+        """Like delete_approval, for the approval with this id."""
+        ...
+
+
+class OperatorRevocations(Protocol):
+    async def revoke_client_tokens(self, client_id: UUID, now: int) -> int:
+        """Revoke every live token of the client; returns how many."""
+        ...
+
+    async def revoke_token(self, token_id: UUID, now: int) -> TokenInfo | None:
+        """Revoke one token (an already revoked one keeps its time); None when there is none."""
+        ...
+
+    async def revoke_user_tokens(self, user_id: UUID, client_id: UUID | None, now: int) -> int:
+        """Revoke the user's live tokens, of one client or of all; returns how many."""
+        ...
+
+
+class AdminCommands(
+    ClientTypeWriter,
+    ClientWriter,
+    UserWriter,
+    AttemptReset,
+    ApprovalSaver,
+    ApprovalRemover,
+    TokenAdder,
+    OperatorRevocations,
+    Protocol,
+):
+    """Every write of the operator actions."""
+
+
+# ----------------------------------------------------------------- verify and introspection
+
+
+class VerifyStore(Protocol):
+    async def load_token(self, value_hash: bytes) -> VerifyContext | None:
+        """The token with this value hash and its context, or None when there is none."""
+        ...
+
+
+class VerifyCache(Protocol):
+    """Contexts of tokens that verified, kept until an event that could change them.
+
+    `ticket` is taken before the store is read and handed back to `put`: a put whose ticket an
+    invalidation has outdated since is dropped, so a read that raced with a revocation is never
+    kept. `ticket` is None while the cache cannot be trusted (then it is not used at all).
+    """
+
+    def ticket(self) -> int | None: ...
+
+    def get(self, value_hash: bytes) -> VerifyContext | None: ...
+
+    def put(self, value_hash: bytes, context: VerifyContext, ticket: int) -> None: ...
+
+
+# ------------------------------------------------------- client authentication, revocation
+
+
+class ClientSecretStore(Protocol):
+    async def client_blocked(self, client_id: UUID, secret_hash: bytes) -> bool | None:
+        """Whether the client is blocked, when one of its connections has this secret; None
+        when none has it (or there is no such client)."""
+        ...
+
+
+class RevocationStore(FamilyRevoker, Protocol):
+    async def token_by_hash(self, value_hash: bytes) -> RevocableToken | None: ...
+
+    async def revoke_token(self, token_id: UUID, now: int) -> bool:
+        """Revoke one live token; False when it was revoked already."""
+        ...
+
+
+# ---------------------------------------------------------------------------- the throttle
+
+
+class FailureCounters(Protocol):
+    """The shared counters (one row per key and window)."""
+
+    async def add(
+        self, keys: Sequence[CounterKey], window_start: int, expires_at: int, delta: int
+    ) -> dict[bytes, int]:
+        """Add `delta` to each key's count in the window, atomically per key; the new counts."""
+        ...
+
+    async def settle(self, refund: Sequence[CounterKey], forget: bytes, window_start: int) -> None:
+        """A reserved attempt succeeded: take one off `refund`'s counts, drop `forget`'s."""
+        ...
+
+    async def at_least(self, now: int, failures: int) -> list[LiveCount]:
+        """Counts of live windows with at least `failures` failures."""
+        ...
+
+    async def purge(self, now: int) -> int:
+        """Delete the counters of windows that have ended; how many."""
+        ...
+
+
+# ------------------------------------------------------------------------------- the purge
+
+
+class PurgeStore(Protocol):
+    async def delete_dead_tokens(self, cutoff: int, limit: int) -> int:
+        """Delete at most `limit` tokens expired or revoked before `cutoff`, in one transaction."""
+        ...
+
+    async def erase_successor_values(self, retired_before_ms: int) -> int:
+        """Erase the encrypted successor values of tokens retired before the given time."""
         ...

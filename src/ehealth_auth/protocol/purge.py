@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
 
 from ehealth_auth.protocol.errors import ValidationError
-from ehealth_auth.protocol.ports import Clock
+from ehealth_auth.protocol.ports import Clock, PurgeStore
 
 DAY = 86_400
 DEFAULT_BATCH_SIZE = 500
-
-
-class PurgeStore(Protocol):
-    async def delete_dead_tokens(self, cutoff: int, limit: int) -> int:
-        """Delete at most `limit` tokens expired or revoked before `cutoff`, in one transaction."""
-        ...
-
-    async def erase_successor_values(self, retired_before_ms: int) -> int:
-        """Erase the encrypted successor values of tokens retired before the given time."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ round trip for throttling.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Protocol
 
 from ehealth_auth.protocol.errors import InvalidClientError, TooManyRequestsError
-from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.policy import ThrottleLimits
+from ehealth_auth.protocol.ports import Clock, FailureCounters, SecretHasher
+from ehealth_auth.protocol.records import CounterKey
 
 CLIENT_MESSAGE = "Too many failed client authentications. Try again later."
 LOGIN_MESSAGE = "Too many failed login attempts. Try again later."
@@ -37,55 +37,6 @@ class ClientAuthenticationError(InvalidClientError):
 
     The answer is the same as any `invalid_client`; the type tells the throttle to count it.
     """
-
-
-@dataclass(frozen=True)
-class CounterKey:
-    """One counter: `key` is a keyed digest, `target` the digest of the target it concerns
-    (None for a source address), so that an operator can clear an account's counters."""
-
-    key: bytes
-    target: bytes | None
-    limit: int
-
-
-@dataclass(frozen=True)
-class LiveCount:
-    key: bytes
-    expires_at: int
-    failures: int
-
-
-class FailureCounters(Protocol):
-    """The shared counters (one row per key and window)."""
-
-    async def add(
-        self, keys: Sequence[CounterKey], window_start: int, expires_at: int, delta: int
-    ) -> dict[bytes, int]:
-        """Add `delta` to each key's count in the window, atomically per key; the new counts."""
-        ...
-
-    async def settle(self, refund: Sequence[CounterKey], forget: bytes, window_start: int) -> None:
-        """A reserved attempt succeeded: take one off `refund`'s counts, drop `forget`'s."""
-        ...
-
-    async def at_least(self, now: int, failures: int) -> list[LiveCount]:
-        """Counts of live windows with at least `failures` failures."""
-        ...
-
-    async def purge(self, now: int) -> int:
-        """Delete the counters of windows that have ended; how many."""
-        ...
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    """Limits of one kind of failure, per window. `source` is shared by every kind."""
-
-    window: int = 900
-    source: int = 50
-    pair: int = 5
-    target: int = 100
 
 
 class ThrottleView:

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from uuid import UUID
 
-from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
+from ehealth_auth.protocol.model import IssuedToken, MintedToken, NewToken, TokenName
 from ehealth_auth.protocol.ports import SecretHasher
 
 TOKEN_BYTES = 32  # 256 bits of entropy, well above the contract's 128-bit floor
-
-
-@dataclass(frozen=True)
-class MintedToken:
-    """A new token in both of its forms: the row to store and the answer to give once."""
-
-    record: NewToken
-    issued: IssuedToken
 
 
 def new_token_value() -> str:

@@ -19,84 +19,19 @@ call: the cache stores what the store read, never a decision, so these rules sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-from uuid import UUID
-
 from ehealth_auth.protocol.errors import (
     InvalidClientError,
     InvalidGrantError,
     InvalidUserError,
     NotFoundError,
 )
-from ehealth_auth.protocol.model import IssuedToken, TokenName
-from ehealth_auth.protocol.ports import Clock, SecretHasher
-from ehealth_auth.protocol.scope import parse
+from ehealth_auth.protocol.model import IssuedToken, TokenName, VerifiedToken, VerifyContext
+from ehealth_auth.protocol.ports import Clock, SecretHasher, VerifyCache, VerifyStore
 
 NOT_FOUND_MESSAGE = "Token not found."
 NOT_ACCESS_MESSAGE = "Token is not an access token."
 DEAD_MESSAGE = "Token expired or client approval was revoked."
 AUTH_FAILED_MESSAGE = "Authentication failed."
-
-
-@dataclass(frozen=True)
-class VerifyContext:
-    """A stored token and everything checks 2-5 need about it, read in one step.
-
-    `mis_client_id` is the consumer (MIS) client of the connection the token was issued
-    through; None for tokens minted by an operator or through a connection without a consumer.
-    """
-
-    id: UUID
-    name: str
-    expires_at: int
-    revoked: bool
-    user_id: UUID
-    details: dict[str, str]
-    approval_exists: bool
-    client_blocked: bool
-    user_blocked: bool
-    mis_client_id: UUID | None
-    issued_at: int
-    scope: str = ""
-    approval_scope: str | None = None
-    type_scope: str | None = None
-
-    def scope_allowed(self) -> bool:
-        """No scope beyond the user's approval for the client and the client type's ceiling."""
-        login = self.details.get("grant_type") == "password"
-        approved = set(parse(self.approval_scope or "")) & set(parse(self.type_scope or ""))
-        return all(
-            item in approved or (login and item == "app:authorize") for item in parse(self.scope)
-        )
-
-
-class VerifyStore(Protocol):
-    async def load_token(self, value_hash: bytes) -> VerifyContext | None:
-        """The token with this value hash and its context, or None when there is none."""
-        ...
-
-
-class VerifyCache(Protocol):
-    """Contexts of tokens that verified, kept until an event that could change them.
-
-    `ticket` is taken before the store is read and handed back to `put`: a put whose ticket an
-    invalidation has outdated since is dropped, so a read that raced with a revocation is never
-    kept. `ticket` is None while the cache cannot be trusted (then it is not used at all).
-    """
-
-    def ticket(self) -> int | None: ...
-
-    def get(self, value_hash: bytes) -> VerifyContext | None: ...
-
-    def put(self, value_hash: bytes, context: VerifyContext, ticket: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class VerifiedToken:
-    token: IssuedToken
-    mis_client_id: UUID | None
-    issued_at: int  # for introspection's `iat` (RFC 7662); verify's answer does not show it
 
 
 class TokenVerifier:

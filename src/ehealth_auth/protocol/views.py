@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ehealth_auth.protocol.admin import NewClient, NewSecret
 from ehealth_auth.protocol.model import IssuedToken
 from ehealth_auth.protocol.paging import Page
 from ehealth_auth.protocol.records import (
@@ -12,6 +11,8 @@ from ehealth_auth.protocol.records import (
     ClientDetails,
     ClientTypeRecord,
     ConnectionInfo,
+    NewClient,
+    NewSecret,
     TokenInfo,
     UserRecord,
 )

@@ -1,4 +1,4 @@
-"""The read side of the AdminStore port: lookups and paged listings for operators.
+"""SQL implementation of the AdminQueries port: lookups and paged listings for operators.
 
 Every column read here is safe to show: never a secret hash, a token hash or a password hash
 (users' password hashes stay inside UserRecord, whose views leave them out).
@@ -103,9 +103,73 @@ async def _client_details(conn: AsyncConnection, rows: Sequence[Any]) -> list[Cl
     ]
 
 
-class SqlAdminListings:
+class SqlAdminQueries:
+    """The AdminQueries port: lookups and listings; the writes are SqlAdminStore's."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    async def client_type_by_name(self, name: str) -> ClientTypeRecord | None:
+        return await self._client_type(client_types.c.name == name)
+
+    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None:
+        return await self._client_type(
+            client_types.c.id
+            == sa.select(clients.c.client_type_id)
+            .where(clients.c.id == client_id)
+            .scalar_subquery()
+        )
+
+    async def _client_type(self, where: sa.ColumnElement[bool]) -> ClientTypeRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(client_types.c.id, client_types.c.name, client_types.c.scope).where(
+                        where
+                    )
+                )
+            ).first()
+        return ClientTypeRecord(row.id, row.name, row.scope) if row else None
+
+    async def client(self, client_id: UUID) -> ClientRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        clients.c.id, clients.c.name, clients.c.client_type_id, clients.c.is_blocked
+                    ).where(clients.c.id == client_id)
+                )
+            ).first()
+        return ClientRecord(row.id, row.name, row.client_type_id, row.is_blocked) if row else None
+
+    async def client_count(self) -> int:
+        async with self._engine.connect() as conn:
+            count: int = (
+                await conn.execute(sa.select(sa.func.count()).select_from(clients))
+            ).scalar_one()
+        return count
+
+    async def user(self, user_id: UUID) -> UserRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        users.c.id, users.c.email, users.c.password_hash, users.c.is_blocked
+                    ).where(users.c.id == user_id)
+                )
+            ).first()
+        return UserRecord(row.id, row.email, row.password_hash, row.is_blocked) if row else None
+
+    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(approvals.c.id, approvals.c.scope).where(
+                        approvals.c.user_id == user_id, approvals.c.client_id == client_id
+                    )
+                )
+            ).first()
+        return ApprovalRecord(row.id, user_id, client_id, row.scope) if row else None
 
     async def client_types_page(self, page: PageRequest) -> Page[ClientTypeRecord]:
         query = sa.select(client_types.c.id, client_types.c.name, client_types.c.scope).order_by(

@@ -1,4 +1,4 @@
-"""SQL implementation of the AdminStore port (operator actions)."""
+"""SQL implementation of the AdminCommands port (the writes of operator actions)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_auth.protocol.errors import ConflictError
 from ehealth_auth.protocol.model import NewToken
@@ -22,7 +22,6 @@ from ehealth_auth.protocol.records import (
 from ehealth_auth.storage.admin_listings import (
     CONNECTION_COLUMNS,
     TOKEN_COLUMNS,
-    SqlAdminListings,
     connection_info,
     token_info,
 )
@@ -50,8 +49,12 @@ async def revoke_tokens(conn: AsyncConnection, now: int, *where: sa.ColumnElemen
     return result.rowcount
 
 
-class SqlAdminStore(SqlAdminListings):
-    """Operator actions; the lookups and listings come from SqlAdminListings."""
+class SqlAdminStore:
+    """The AdminCommands port: the writes of operator actions, each one transaction. The reads
+    are SqlAdminQueries' (storage/admin_listings.py); wiring.py hands both to the service."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     async def add_client_type(self, record: ClientTypeRecord, now: int) -> None:
         try:
@@ -63,28 +66,6 @@ class SqlAdminStore(SqlAdminListings):
                 )
         except IntegrityError as exc:
             raise ConflictError(f"Client type {record.name!r} already exists.") from exc
-
-    async def client_type_by_name(self, name: str) -> ClientTypeRecord | None:
-        return await self._client_type(client_types.c.name == name)
-
-    async def client_type_of(self, client_id: UUID) -> ClientTypeRecord | None:
-        return await self._client_type(
-            client_types.c.id
-            == sa.select(clients.c.client_type_id)
-            .where(clients.c.id == client_id)
-            .scalar_subquery()
-        )
-
-    async def _client_type(self, where: sa.ColumnElement[bool]) -> ClientTypeRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(client_types.c.id, client_types.c.name, client_types.c.scope).where(
-                        where
-                    )
-                )
-            ).first()
-        return ClientTypeRecord(row.id, row.name, row.scope) if row else None
 
     async def add_client(
         self, client: ClientRecord, connection: ConnectionRecord, now: int
@@ -109,24 +90,6 @@ class SqlAdminStore(SqlAdminListings):
                     **_stamps(now),
                 )
             )
-
-    async def client(self, client_id: UUID) -> ClientRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        clients.c.id, clients.c.name, clients.c.client_type_id, clients.c.is_blocked
-                    ).where(clients.c.id == client_id)
-                )
-            ).first()
-        return ClientRecord(row.id, row.name, row.client_type_id, row.is_blocked) if row else None
-
-    async def client_count(self) -> int:
-        async with self._engine.connect() as conn:
-            count: int = (
-                await conn.execute(sa.select(sa.func.count()).select_from(clients))
-            ).scalar_one()
-        return count
 
     async def set_client_blocked(self, client_id: UUID, blocked: bool, now: int) -> bool:
         async with self._engine.begin() as conn:
@@ -156,17 +119,6 @@ class SqlAdminStore(SqlAdminListings):
         except IntegrityError as exc:
             raise ConflictError("A user with this email already exists.") from exc
 
-    async def user(self, user_id: UUID) -> UserRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        users.c.id, users.c.email, users.c.password_hash, users.c.is_blocked
-                    ).where(users.c.id == user_id)
-                )
-            ).first()
-        return UserRecord(row.id, row.email, row.password_hash, row.is_blocked) if row else None
-
     async def set_password_hash(self, user_id: UUID, password_hash: str, now: int) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(
@@ -189,17 +141,6 @@ class SqlAdminStore(SqlAdminListings):
                 return False
             await revoke_tokens(conn, now, tokens.c.user_id == user_id)
         return True
-
-    async def approval(self, user_id: UUID, client_id: UUID) -> ApprovalRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(approvals.c.id, approvals.c.scope).where(
-                        approvals.c.user_id == user_id, approvals.c.client_id == client_id
-                    )
-                )
-            ).first()
-        return ApprovalRecord(row.id, user_id, client_id, row.scope) if row else None
 
     async def save_approval(self, record: ApprovalRecord, now: int) -> ApprovalRecord:
         async with self._engine.begin() as conn:

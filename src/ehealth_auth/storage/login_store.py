@@ -8,8 +8,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_auth.protocol.flow_ports import Bearer, ClientProfile, LoginUser
-from ehealth_auth.protocol.model import NewToken, TokenName
+from ehealth_auth.protocol.model import Bearer, NewToken, TokenName
+from ehealth_auth.protocol.records import ClientProfile, LoginUser
 from ehealth_auth.storage.rows import token_row
 from ehealth_auth.storage.tables import (
     approvals,

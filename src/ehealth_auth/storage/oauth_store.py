@@ -7,7 +7,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from ehealth_auth.protocol.oauth.revocation import RevocableToken
+from ehealth_auth.protocol.model import RevocableToken
 from ehealth_auth.storage.driver import Driver
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.tables import clients, connections, tokens

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ehealth_auth.protocol.throttle import CounterKey, LiveCount
+from ehealth_auth.protocol.records import CounterKey, LiveCount
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.tables import auth_failures
 

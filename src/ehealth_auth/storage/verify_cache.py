@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ehealth_auth.protocol.verify import VerifyContext
+from ehealth_auth.protocol.model import VerifyContext
 
 
 class _Entry(NamedTuple):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 import sqlalchemy as sa
 
-from ehealth_auth.protocol.verify import VerifyContext
+from ehealth_auth.protocol.model import VerifyContext
 from ehealth_auth.storage.driver import Driver
 from ehealth_auth.storage.tables import (
     approvals,

@@ -22,10 +22,10 @@ from ehealth_auth.protocol.errors import (
 from ehealth_auth.protocol.throttle import ClientAuthThrottle
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
-from ehealth_auth.web.admin_auth import AdminGuard
-from ehealth_auth.web.admin_client_routes import ClientRoutes
-from ehealth_auth.web.admin_token_routes import TokenAdminRoutes
-from ehealth_auth.web.admin_user_routes import UserRoutes
+from ehealth_auth.web.admin.auth import AdminGuard
+from ehealth_auth.web.admin.client_routes import ClientRoutes
+from ehealth_auth.web.admin.token_routes import TokenAdminRoutes
+from ehealth_auth.web.admin.user_routes import UserRoutes
 from ehealth_auth.web.client_address import SourceAddress
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations

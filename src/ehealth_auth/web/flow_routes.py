@@ -28,6 +28,7 @@ from ehealth_auth.web.token_routes import TokenRoute
 @dataclass(frozen=True)
 class AuthorizationFlow:
     login: PasswordGrant
+    login_endpoint: TokenEndpoint  # `/auth/login`'s token endpoint: the `password` grant alone
     authorizer: AppAuthorizer
     cookie_key: bytes  # seals the pages' session cookie
     session_ttl: int  # seconds; the login token's lifetime
@@ -212,9 +213,7 @@ def page_operations(pages: AuthorizePages) -> list[Operation]:
 
 
 def flow_operations(flow: AuthorizationFlow, max_body_bytes: int) -> list[Operation]:
-    # `/auth/login` is a token endpoint that allows exactly one grant, `password`: its checks
-    # of grant_type are those of `/oauth/tokens`, which in turn never allows `password`.
-    login = TokenRoute(TokenEndpoint([flow.login]), max_body_bytes, flow.sources)
+    login = TokenRoute(flow.login_endpoint, max_body_bytes, flow.sources)
     pages = AuthorizePages(
         flow.authorizer,
         flow.login,

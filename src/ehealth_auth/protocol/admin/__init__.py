@@ -1,6 +1,5 @@
-"""Operator actions (admin CLI and admin API): the service, its field checks, listing queries."""
+"""Operator actions (admin CLI and admin API): the service and the listings' query parameters."""
 
-from ehealth_auth.protocol.admin.service import SECRET_BYTES, AdminService, NewClient, NewSecret
-from ehealth_auth.protocol.approvals import SCOPE_NOT_ALLOWED
+from ehealth_auth.protocol.admin.service import SECRET_BYTES, AdminService
 
-__all__ = ["SCOPE_NOT_ALLOWED", "SECRET_BYTES", "AdminService", "NewClient", "NewSecret"]
+__all__ = ["SECRET_BYTES", "AdminService"]

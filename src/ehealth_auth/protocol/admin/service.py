@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from uuid import UUID
 
 from ehealth_auth.protocol import scope as scopes
-from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH, FieldChecks
-from ehealth_auth.protocol.admin_ports import AdminStore
 from ehealth_auth.protocol.approvals import Approver
 from ehealth_auth.protocol.errors import NotFoundError, Rule
-from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
+from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
 from ehealth_auth.protocol.grants.password import account_key
-from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
+from ehealth_auth.protocol.model import IssuedToken, TokenName
 from ehealth_auth.protocol.paging import Page, PageRequest
-from ehealth_auth.protocol.ports import Clock, PasswordHasher, PasswordWork, SecretHasher
+from ehealth_auth.protocol.policy import TokenPolicy
+from ehealth_auth.protocol.ports import (
+    AdminCommands,
+    AdminQueries,
+    Clock,
+    Events,
+    PasswordHasher,
+    PasswordWork,
+    SecretHasher,
+)
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientDetails,
@@ -24,10 +30,13 @@ from ehealth_auth.protocol.records import (
     ClientTypeRecord,
     ConnectionInfo,
     ConnectionRecord,
+    NewClient,
+    NewSecret,
     TokenInfo,
     UserRecord,
 )
 from ehealth_auth.protocol.tokens import mint
+from ehealth_auth.protocol.validation import NAME_MAX_LENGTH, FieldChecks
 
 SECRET_BYTES = 32  # 256 bits
 _MINTABLE = (TokenName.ACCESS_TOKEN, TokenName.REFRESH_TOKEN)
@@ -36,24 +45,15 @@ TOKEN_NAME_NOT_MINTABLE = Rule(
 )
 
 
-@dataclass(frozen=True)
-class NewClient:
-    client: ClientRecord
-    client_type: ClientTypeRecord
-    connection: ConnectionRecord
-    secret: str  # shown to the operator once, never stored
-
-
-@dataclass(frozen=True)
-class NewSecret:
-    connection: ConnectionInfo
-    secret: str  # shown to the operator once, never stored
-
-
 class AdminService:
+    """`queries` and `commands` are the store's two sides; `approver` creates and widens
+    approvals, for operators as for the consent page."""
+
     def __init__(
         self,
-        store: AdminStore,
+        queries: AdminQueries,
+        commands: AdminCommands,
+        approver: Approver,
         hasher: SecretHasher,
         passwords: PasswordHasher,
         clock: Clock,
@@ -62,13 +62,14 @@ class AdminService:
         events: Events = NO_EVENTS,
     ) -> None:
         self._events = events
-        self._store = store
+        self._queries = queries
+        self._commands = commands
         self._hasher = hasher
         self._passwords = passwords
         self._work = work
         self._clock = clock
         self._policy = policy
-        self._approver = Approver(store, clock)
+        self._approver = approver
 
     # ---------------------------------------------------------------------------- client types
 
@@ -78,11 +79,11 @@ class AdminService:
         checks.text("scope", scope)
         checks.raise_if_any()
         record = ClientTypeRecord(uuid.uuid4(), name, " ".join(scopes.parse(scope)))
-        await self._store.add_client_type(record, self._clock.now())
+        await self._commands.add_client_type(record, self._clock.now())
         return record
 
     async def list_client_types(self, page: PageRequest) -> Page[ClientTypeRecord]:
-        return await self._store.client_types_page(page)
+        return await self._queries.client_types_page(page)
 
     # --------------------------------------------------------------------------------- clients
 
@@ -95,7 +96,7 @@ class AdminService:
         client_type = checks.required("client_type", client_type)
         redirect_uri = checks.redirect_uri("redirect_uri", redirect_uri)
         checks.raise_if_any()
-        kind = await self._store.client_type_by_name(client_type)
+        kind = await self._queries.client_type_by_name(client_type)
         if kind is None:
             raise NotFoundError(f"Client type {client_type!r} not found.")
         await self._consumer_exists(consumer_id)
@@ -108,11 +109,11 @@ class AdminService:
             redirect_uri=redirect_uri,
             consumer_id=consumer_id,
         )
-        await self._store.add_client(client, connection, self._clock.now())
+        await self._commands.add_client(client, connection, self._clock.now())
         return NewClient(client, kind, connection, secret)
 
     async def _consumer_exists(self, consumer_id: UUID | None) -> None:
-        if consumer_id is not None and await self._store.client(consumer_id) is None:
+        if consumer_id is not None and await self._queries.client(consumer_id) is None:
             raise NotFoundError("Consumer client not found.")
 
     async def set_connection_consumer(
@@ -120,7 +121,7 @@ class AdminService:
     ) -> ConnectionInfo:
         """Name (or, with None, forget) the MIS client that uses a connection."""
         await self._consumer_exists(consumer_id)
-        connection = await self._store.set_connection_consumer(
+        connection = await self._commands.set_connection_consumer(
             client_id, connection_id, consumer_id, self._clock.now()
         )
         if connection is None:
@@ -128,19 +129,19 @@ class AdminService:
         return connection
 
     async def has_clients(self) -> bool:
-        return await self._store.client_count() > 0
+        return await self._queries.client_count() > 0
 
     async def get_client(self, client_id: UUID) -> ClientDetails:
-        details = await self._store.client_details(client_id)
+        details = await self._queries.client_details(client_id)
         if details is None:
             raise NotFoundError("Client not found.")
         return details
 
     async def list_clients(self, page: PageRequest) -> Page[ClientDetails]:
-        return await self._store.clients_page(page)
+        return await self._queries.clients_page(page)
 
     async def set_client_blocked(self, client_id: UUID, blocked: bool) -> None:
-        if not await self._store.set_client_blocked(client_id, blocked, self._clock.now()):
+        if not await self._commands.set_client_blocked(client_id, blocked, self._clock.now()):
             raise NotFoundError("Client not found.")
 
     async def block_client(self, client_id: UUID) -> ClientDetails:
@@ -152,9 +153,9 @@ class AdminService:
         return await self.get_client(client_id)
 
     async def deactivate_client_tokens(self, client_id: UUID) -> int:
-        if await self._store.client(client_id) is None:
+        if await self._queries.client(client_id) is None:
             raise NotFoundError("Client not found.")
-        count = await self._store.revoke_client_tokens(client_id, self._clock.now())
+        count = await self._commands.revoke_client_tokens(client_id, self._clock.now())
         self._revoked("deactivate_client_tokens", count, client_id=client_id)
         return count
 
@@ -178,7 +179,7 @@ class AdminService:
     async def rotate_connection_secret(self, client_id: UUID, connection_id: UUID) -> NewSecret:
         """Replace a connection's secret: the old one stops working at once, tokens stay."""
         secret = secrets.token_urlsafe(SECRET_BYTES)
-        connection = await self._store.replace_connection_secret(
+        connection = await self._commands.replace_connection_secret(
             client_id, connection_id, self._hasher.digest(secret), self._clock.now()
         )
         if connection is None:
@@ -194,17 +195,17 @@ class AdminService:
         checks.raise_if_any()
         password_hash = await self._work.run(lambda: self._passwords.hash(password))
         record = UserRecord(uuid.uuid4(), email, password_hash, is_blocked=False)
-        await self._store.add_user(record, self._clock.now())
+        await self._commands.add_user(record, self._clock.now())
         return record
 
     async def get_user(self, user_id: UUID) -> UserRecord:
-        record = await self._store.user(user_id)
+        record = await self._queries.user(user_id)
         if record is None:
             raise NotFoundError("User not found.")
         return record
 
     async def list_users(self, page: PageRequest) -> Page[UserRecord]:
-        return await self._store.users_page(page)
+        return await self._queries.users_page(page)
 
     async def set_password(self, user_id: UUID, password: str) -> UserRecord:
         """Replace the user's password and lift any login lockout of their account."""
@@ -213,8 +214,8 @@ class AdminService:
         checks.raise_if_any()
         user = await self.get_user(user_id)
         password_hash = await self._work.run(lambda: self._passwords.hash(password))
-        await self._store.set_password_hash(user_id, password_hash, self._clock.now())
-        await self._store.clear_attempts(account_key(self._hasher, user.email))
+        await self._commands.set_password_hash(user_id, password_hash, self._clock.now())
+        await self._commands.clear_attempts(account_key(self._hasher, user.email))
         return UserRecord(user.id, user.email, password_hash, user.is_blocked)
 
     async def clear_login_attempts(self, email: str) -> bool:
@@ -222,27 +223,27 @@ class AdminService:
         checks = FieldChecks("user")
         email = checks.required("email", email)
         checks.raise_if_any()
-        return await self._store.clear_attempts(account_key(self._hasher, email))
+        return await self._commands.clear_attempts(account_key(self._hasher, email))
 
     async def block_user(self, user_id: UUID) -> UserRecord:
         """Block the user and revoke all their tokens (CONTRACT §5)."""
-        if not await self._store.block_user(user_id, self._clock.now()):
+        if not await self._commands.block_user(user_id, self._clock.now()):
             raise NotFoundError("User not found.")
         self._revoked("block_user", None, user_id=user_id)
         return await self.get_user(user_id)
 
     async def unblock_user(self, user_id: UUID) -> UserRecord:
         """Unblocking revives no token: the user signs in again."""
-        if not await self._store.unblock_user(user_id, self._clock.now()):
+        if not await self._commands.unblock_user(user_id, self._clock.now()):
             raise NotFoundError("User not found.")
         return await self.get_user(user_id)
 
     async def revoke_user_tokens(self, user_id: UUID, client_id: UUID | None = None) -> int:
         """Log the user out: of one client, or of every client when none is named."""
         await self.get_user(user_id)
-        if client_id is not None and await self._store.client(client_id) is None:
+        if client_id is not None and await self._queries.client(client_id) is None:
             raise NotFoundError("Client not found.")
-        count = await self._store.revoke_user_tokens(user_id, client_id, self._clock.now())
+        count = await self._commands.revoke_user_tokens(user_id, client_id, self._clock.now())
         self._revoked("logout_user", count, client_id=client_id, user_id=user_id)
         return count
 
@@ -258,16 +259,16 @@ class AdminService:
     async def list_approvals(
         self, page: PageRequest, user_id: UUID | None = None, client_id: UUID | None = None
     ) -> Page[ApprovalRecord]:
-        return await self._store.approvals_page(page, user_id, client_id)
+        return await self._queries.approvals_page(page, user_id, client_id)
 
     async def delete_approval(self, user_id: UUID, client_id: UUID) -> None:
-        if not await self._store.delete_approval(user_id, client_id, self._clock.now()):
+        if not await self._commands.delete_approval(user_id, client_id, self._clock.now()):
             raise NotFoundError("Approval not found.")
         self._revoked("delete_approval", None, client_id=client_id, user_id=user_id)
 
     async def delete_approval_by_id(self, approval_id: UUID) -> None:
         """Delete the approval and revoke that user's tokens for that client (CONTRACT §5)."""
-        if not await self._store.delete_approval_by_id(approval_id, self._clock.now()):
+        if not await self._commands.delete_approval_by_id(approval_id, self._clock.now()):
             raise NotFoundError("Approval not found.")
         self._revoked("delete_approval", None)
 
@@ -285,7 +286,7 @@ class AdminService:
             checks = FieldChecks("token")
             checks.fail("name", TOKEN_NAME_NOT_MINTABLE)
             checks.raise_if_any()
-        approval = await self._store.approval(user_id, client_id)
+        approval = await self._queries.approval(user_id, client_id)
         if approval is None:
             raise NotFoundError("Approval not found: approve the client for the user first.")
         now = self._clock.now()
@@ -302,16 +303,16 @@ class AdminService:
             scope=approval.scope,
             details={"client_id": str(client_id), "scope": approval.scope},
         )
-        await self._store.add_token(minted.record)
+        await self._commands.add_token(minted.record)
         return minted.issued
 
     async def list_tokens(
         self, page: PageRequest, user_id: UUID | None = None, client_id: UUID | None = None
     ) -> Page[TokenInfo]:
-        return await self._store.tokens_page(page, user_id, client_id)
+        return await self._queries.tokens_page(page, user_id, client_id)
 
     async def revoke_token(self, token_id: UUID) -> TokenInfo:
-        token = await self._store.revoke_token(token_id, self._clock.now())
+        token = await self._commands.revoke_token(token_id, self._clock.now())
         if token is None:
             raise NotFoundError("Token not found.")
         self._revoked("revoke_token", 1, client_id=token.client_id, user_id=token.user_id)

@@ -28,10 +28,11 @@ from ehealth_auth.protocol.errors import (
     TokenNotFoundError,
     UserBlockedError,
 )
-from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
+from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
 from ehealth_auth.protocol.flow_ports import CodeStore, StoredCode
-from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
-from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.model import IssuedToken, TokenName
+from ehealth_auth.protocol.policy import TokenPolicy
+from ehealth_auth.protocol.ports import Clock, Events, SecretHasher
 from ehealth_auth.protocol.throttle import ClientAuthenticationError
 from ehealth_auth.protocol.tokens import mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from uuid import UUID
 
 from ehealth_auth.protocol import scope as scopes
@@ -30,15 +29,20 @@ from ehealth_auth.protocol.errors import (
     UserBlockedError,
     ValidationError,
 )
-from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
-from ehealth_auth.protocol.flow_ports import (
+from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
+from ehealth_auth.protocol.model import IssuedToken, TokenName
+from ehealth_auth.protocol.policy import LoginPolicy
+from ehealth_auth.protocol.ports import (
     ApprovalLookup,
     ClientDirectory,
+    Clock,
+    Events,
+    PasswordHasher,
+    PasswordWork,
+    SecretHasher,
     TokenWriter,
     UserDirectory,
 )
-from ehealth_auth.protocol.model import IssuedToken, TokenName
-from ehealth_auth.protocol.ports import Clock, PasswordHasher, PasswordWork, SecretHasher
 from ehealth_auth.protocol.throttle import FailureThrottle
 from ehealth_auth.protocol.tokens import mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings
@@ -49,13 +53,6 @@ UNKNOWN_CLIENT = "Invalid client id."
 APP_AUTHORIZE = "app:authorize"
 NOT_APPROVED = "Scope is not approved by the user for this client: {}."
 BUSY = "Too many sign-ins in progress. Try again shortly."
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    """Login settings, built from settings at the edge."""
-
-    token_ttl: int = 3600
 
 
 def _not_approved(missing: list[str]) -> ValidationError:

@@ -31,10 +31,12 @@ from ehealth_auth.protocol.errors import (
     TokenNotFoundError,
     UserBlockedError,
 )
-from ehealth_auth.protocol.events import NO_EVENTS, Event, Events, TokenEvent
-from ehealth_auth.protocol.model import IssuedToken, TokenName, TokenPolicy
+from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
+from ehealth_auth.protocol.model import IssuedToken, MintedToken, TokenName
+from ehealth_auth.protocol.policy import TokenPolicy
 from ehealth_auth.protocol.ports import (
     Clock,
+    Events,
     RefreshGrantStore,
     SecretHasher,
     StoredRefreshToken,
@@ -42,7 +44,7 @@ from ehealth_auth.protocol.ports import (
 )
 from ehealth_auth.protocol.scope import outside_ceiling, parse
 from ehealth_auth.protocol.throttle import ClientAuthenticationError
-from ehealth_auth.protocol.tokens import MintedToken, mint
+from ehealth_auth.protocol.tokens import mint
 from ehealth_auth.protocol.validation import parse_uuid, require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")

@@ -9,20 +9,12 @@ The token endpoint's grants check the same secret inside their one read (CONTRAC
 
 from __future__ import annotations
 
-from typing import Protocol
 from uuid import UUID
 
 from ehealth_auth.protocol.errors import InvalidClientError
-from ehealth_auth.protocol.ports import SecretHasher
+from ehealth_auth.protocol.ports import ClientSecretStore, SecretHasher
 from ehealth_auth.protocol.throttle import ClientAuthenticationError
 from ehealth_auth.protocol.validation import parse_uuid
-
-
-class ClientSecretStore(Protocol):
-    async def client_blocked(self, client_id: UUID, secret_hash: bytes) -> bool | None:
-        """Whether the client is blocked, when one of its connections has this secret; None
-        when none has it (or there is no such client)."""
-        ...
 
 
 class ClientAuthenticator:

@@ -13,34 +13,12 @@ indexed read, so the outcome is the same with or without the hint, and with a wr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
 from uuid import UUID
 
 from ehealth_auth.protocol.model import TokenName
-from ehealth_auth.protocol.ports import Clock, SecretHasher
+from ehealth_auth.protocol.ports import Clock, RevocationStore, SecretHasher
 
 TOKEN_TYPE_HINTS = (TokenName.ACCESS_TOKEN.value, TokenName.REFRESH_TOKEN.value)
-
-
-@dataclass(frozen=True)
-class RevocableToken:
-    id: UUID
-    name: str
-    client_id: UUID
-    family_id: UUID
-
-
-class RevocationStore(Protocol):
-    async def token_by_hash(self, value_hash: bytes) -> RevocableToken | None: ...
-
-    async def revoke_token(self, token_id: UUID, now: int) -> bool:
-        """Revoke one live token; False when it was revoked already."""
-        ...
-
-    async def revoke_family(self, family_id: UUID, now: int) -> int:
-        """Revoke every live token descended from one authorization; returns how many."""
-        ...
 
 
 class TokenRevoker:

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin.queries import ListQuery, parse_list_query
-from ehealth_auth.protocol.errors import CAST_STRING, CAST_UUID, InvalidCollector, NotFoundError
+from ehealth_auth.protocol.errors import NotFoundError
 from ehealth_auth.protocol.paging import Page
-from ehealth_auth.protocol.validation import parse_uuid
+from ehealth_auth.protocol.validation import parse_uuid, text_fields
 from ehealth_auth.protocol.views import paging_view
 from ehealth_auth.web.body import read_json_object
 from ehealth_auth.web.envelope import NO_STORE, render_data
@@ -31,36 +31,10 @@ def path_uuid(request: Request, name: str, not_found: str) -> UUID:
 async def read_text_fields(
     request: Request, max_body_bytes: int, key: str, names: Sequence[str]
 ) -> dict[str, str]:
-    """The named string fields of the object under `key`; absent and null ones are "".
-
-    A field of another JSON type fails with rule `cast` (CONTRACT §4); the service then
-    checks the values themselves, so that one 422 lists every blank or malformed field.
-    """
+    """The named string fields of the body's object under `key` (protocol/validation.py
+    `text_fields`)."""
     params = await read_json_object(request, max_body_bytes, key)
-    collector = InvalidCollector()
-    values: dict[str, str] = {}
-    for name in names:
-        value = params.get(name)
-        if value is None:
-            values[name] = ""
-        elif isinstance(value, str):
-            values[name] = value
-        else:
-            collector.add(f"$.{key}.{name}", CAST_STRING)
-    collector.raise_if_any()
-    return values
-
-
-def optional_uuid(path: str, value: str) -> UUID | None:
-    """A UUID field that may be blank or null (None); any other non-UUID fails with `cast`."""
-    if not value.strip():
-        return None
-    parsed = parse_uuid(value.strip())
-    if parsed is None:
-        collector = InvalidCollector()
-        collector.add(path, CAST_UUID)
-        collector.raise_if_any()
-    return parsed
+    return text_fields(params, key, names)
 
 
 def list_query(request: Request, *uuid_filters: str) -> ListQuery:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.views import token_info_view
 from ehealth_auth.web import schemas as s
-from ehealth_auth.web.admin_http import list_query, ok, ok_page, path_uuid
+from ehealth_auth.web.admin.http import list_query, ok, ok_page, path_uuid
 from ehealth_auth.web.operations import PAGE_PARAMS, Operation, path_id, query_id
 
 

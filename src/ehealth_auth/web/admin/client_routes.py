@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin import AdminService
-from ehealth_auth.protocol.admin.fields import NAME_MAX_LENGTH
 from ehealth_auth.protocol.errors import CAST_UUID, REQUIRED, InvalidCollector
+from ehealth_auth.protocol.validation import NAME_MAX_LENGTH, optional_uuid
 from ehealth_auth.protocol.views import (
     client_type_view,
     client_view,
@@ -19,14 +19,7 @@ from ehealth_auth.protocol.views import (
     new_secret_view,
 )
 from ehealth_auth.web import schemas as s
-from ehealth_auth.web.admin_http import (
-    list_query,
-    ok,
-    ok_page,
-    optional_uuid,
-    path_uuid,
-    read_text_fields,
-)
+from ehealth_auth.web.admin.http import list_query, ok, ok_page, path_uuid, read_text_fields
 from ehealth_auth.web.body import read_json_object
 from ehealth_auth.web.operations import PAGE_PARAMS, Operation, path_id
 

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ehealth_auth.protocol.admin import AdminService
-from ehealth_auth.protocol.admin.fields import EMAIL_MAX_LENGTH, MIN_PASSWORD_LENGTH
+from ehealth_auth.protocol.validation import EMAIL_MAX_LENGTH, MIN_PASSWORD_LENGTH
 from ehealth_auth.protocol.views import approval_view, user_view
 from ehealth_auth.web import schemas as s
-from ehealth_auth.web.admin_http import list_query, ok, ok_page, path_uuid, read_text_fields
+from ehealth_auth.web.admin.http import list_query, ok, ok_page, path_uuid, read_text_fields
 from ehealth_auth.web.operations import PAGE_PARAMS, Operation, path_id, query_id
 
 USER_NOT_FOUND = "User not found."

@@ -1,0 +1,2 @@
+"""The admin API (CONTRACT §4): the admin-key guard, the routes of each resource, and the
+parsing and rendering they share."""
