@@ -119,7 +119,7 @@ class Services:
     login: PasswordGrant
     authorizer: AppAuthorizer
     oauth: StandardOAuth
-    client_auth: ClientAuthThrottle
+    clients: ClientAuthentication
     password_work: BoundedPasswordWork
     sources: SourceAddress
     server_key: bytes
@@ -232,10 +232,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         events,
     )
     authorizer = AppAuthorizer(directory, directory, directory, approver, hasher, clock, policy)
+    client_authentication = ClientAuthentication(
+        ClientAuthenticator(SqlClientSecretStore(driver), hasher), client_auth, sources
+    )
     oauth = StandardOAuth(
-        clients=ClientAuthentication(
-            ClientAuthenticator(SqlClientSecretStore(driver), hasher), client_auth, sources
-        ),
         revoker=TokenRevoker(SqlRevocationStore(driver), hasher, clock),
         introspector=TokenIntrospector(verifier),
         clock=clock,
@@ -254,7 +254,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         login=login,
         authorizer=authorizer,
         oauth=oauth,
-        client_auth=client_auth,
+        clients=client_authentication,
         password_work=work,
         sources=sources,
         server_key=server_key,
@@ -320,7 +320,7 @@ def build_app(settings: Settings, services: Services | None = None) -> Starlette
         metrics_keys=[key.get_secret_value() for key in settings.metrics_keys],
         log_health_requests=settings.log_health_requests,
         translate_error=ready.outage.translate,
-        client_auth=ready.client_auth,
+        clients=ready.clients,
         sources=ready.sources,
     )
 

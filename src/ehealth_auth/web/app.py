@@ -19,7 +19,6 @@ from ehealth_auth.protocol.errors import (
     NotFoundError,
     ServiceError,
 )
-from ehealth_auth.protocol.throttle import ClientAuthThrottle
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.web.admin.auth import AdminGuard
@@ -27,6 +26,7 @@ from ehealth_auth.web.admin.client_routes import ClientRoutes
 from ehealth_auth.web.admin.token_routes import TokenAdminRoutes
 from ehealth_auth.web.admin.user_routes import UserRoutes
 from ehealth_auth.web.client_address import SourceAddress
+from ehealth_auth.web.client_auth import ClientAuthentication
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.health_routes import HealthRoutes, Readiness
@@ -103,7 +103,7 @@ def create_app(
     verifier: TokenVerifier,
     admin_keys: Iterable[str],
     max_body_bytes: int,
-    client_auth: ClientAuthThrottle,
+    clients: ClientAuthentication,
     sources: SourceAddress,
     gateway_keys: Iterable[str] = (),
     body_timeout: float = 10.0,
@@ -124,17 +124,17 @@ def create_app(
     standard: list[Operation] = []
     form = None
     if oauth is not None:
-        form = TokenForm(token_endpoint, oauth.clients, oauth.clock, max_body_bytes)
+        form = TokenForm(token_endpoint, clients, oauth.clock, max_body_bytes)
         standard = [
             MetadataRoute(issuer, authorization_pages=flow is not None).operation(),
-            RevocationRoute(oauth, max_body_bytes).operation(),
+            RevocationRoute(oauth, clients, max_body_bytes).operation(),
             # Introspection by the gateway admits exactly the keys verify admits.
-            IntrospectionRoute(oauth, guard.admits, max_body_bytes).operation(),
+            IntrospectionRoute(oauth, clients, guard.admits, max_body_bytes).operation(),
         ]
     metrics = metrics or Metrics()
     operations = [
         verify,
-        TokenRoute(token_endpoint, max_body_bytes, sources, client_auth, form).operation(),
+        TokenRoute(token_endpoint, max_body_bytes, sources, clients, form).operation(),
         *standard,
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),

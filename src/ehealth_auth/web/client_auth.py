@@ -8,8 +8,10 @@ secret, base64-encoded) or with `client_id` and `client_secret` in the form
 `invalid_client`; when the client tried Basic, or sent no credentials at all, the answer
 carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
 
-`ClientAuthentication.authenticated` is where every attempt passes, whatever the endpoint: the
-place for anything that must see each success or failure of a client's authentication.
+`ClientAuthentication.attempt` is where every client authentication passes, whatever the endpoint
+and whatever the dialect (the eHealth JSON token endpoint too, whose grants take the credentials
+from the body): the place for anything that must see each success or failure of a client's
+authentication, such as the throttle.
 """
 
 from __future__ import annotations
@@ -125,14 +127,22 @@ class ClientAuthentication:
         note_client(credentials.client_id)
         source = self._sources.of(request)
         try:
-            async with self._throttle.authenticating(source, credentials.client_id):
-                return await action(credentials)
+            return await self.attempt(source, credentials.client_id, lambda: action(credentials))
         except InvalidClientError as error:
             if credentials.method == CLIENT_SECRET_BASIC and not isinstance(
                 error, ClientChallengeError
             ):
                 raise ClientChallengeError(error.message) from None
             raise
+
+    async def attempt(
+        self, source: str, client_id: object, action: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run `action`, which authenticates the client that `client_id` names, under the
+        throttle: refused (429) at its limits before `action` runs, and a failed authentication
+        counted by `source` and `client_id`."""
+        async with self._throttle.authenticating(source, client_id):
+            return await action()
 
     async def verified_client(self, request: Request, form: Mapping[str, str]) -> UUID:
         """The id of the client that authenticated the request (revocation, introspection)."""

@@ -46,9 +46,9 @@ GatewayCheck = Callable[[str | None], bool]
 
 @dataclass(frozen=True)
 class StandardOAuth:
-    """What the standard dialect needs besides the token endpoint's grants."""
+    """What the standard dialect needs besides the token endpoint's grants and the client
+    authentication."""
 
-    clients: ClientAuthentication
     revoker: TokenRevoker
     introspector: TokenIntrospector
     clock: Clock
@@ -128,14 +128,17 @@ class TokenForm:
 
 
 class RevocationRoute:
-    def __init__(self, oauth: StandardOAuth, max_body_bytes: int) -> None:
+    def __init__(
+        self, oauth: StandardOAuth, clients: ClientAuthentication, max_body_bytes: int
+    ) -> None:
         self._oauth = oauth
+        self._clients = clients
         self._max_body_bytes = max_body_bytes
 
     async def handle(self, request: Request) -> Response:
         try:
             form = await read_form(request, self._max_body_bytes)
-            client_id = await self._oauth.clients.verified_client(request, form)
+            client_id = await self._clients.verified_client(request, form)
             token = _required_token(form)
             await self._oauth.revoker.revoke(client_id, token, form.get("token_type_hint"))
         except ServiceError as error:
@@ -164,8 +167,15 @@ class RevocationRoute:
 
 
 class IntrospectionRoute:
-    def __init__(self, oauth: StandardOAuth, gateway: GatewayCheck, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        oauth: StandardOAuth,
+        clients: ClientAuthentication,
+        gateway: GatewayCheck,
+        max_body_bytes: int,
+    ) -> None:
         self._oauth = oauth
+        self._clients = clients
         self._gateway = gateway
         self._max_body_bytes = max_body_bytes
 
@@ -188,7 +198,7 @@ class IntrospectionRoute:
                 if not self._gateway(authorization):
                     raise GatewayKeyError()
                 return None
-        return await self._oauth.clients.verified_client(request, form)
+        return await self._clients.verified_client(request, form)
 
     def operation(self) -> Operation:
         return Operation(

@@ -10,13 +10,13 @@ from starlette.responses import Response
 
 from ehealth_auth.logs import note_client
 from ehealth_auth.protocol.errors import ServiceError
-from ehealth_auth.protocol.throttle import ClientAuthThrottle
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.views import issued_token_view
 from ehealth_auth.web import oauth_schemas as o
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.body import media_type_of, read_json_object
 from ehealth_auth.web.client_address import SourceAddress
+from ehealth_auth.web.client_auth import ClientAuthentication
 from ehealth_auth.web.envelope import NO_STORE, render_data, render_error
 from ehealth_auth.web.oauth_dialect import FORM
 from ehealth_auth.web.oauth_routes import TokenForm
@@ -106,21 +106,22 @@ _FORM_ANSWERS = (
 
 class TokenRoute:
     """A token endpoint in the eHealth JSON mode, and (with `form`) the standard dialect's form
-    mode. With `client_auth`, its grants authenticate clients and that authentication is
-    throttled by source address and client id."""
+    mode. With `clients`, its grants authenticate clients, and each authentication is an
+    attempt of `ClientAuthentication` (throttled by source address and client id) in either
+    mode."""
 
     def __init__(
         self,
         endpoint: TokenEndpoint,
         max_body_bytes: int,
         sources: SourceAddress,
-        client_auth: ClientAuthThrottle | None = None,
+        clients: ClientAuthentication | None = None,
         form: TokenForm | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._max_body_bytes = max_body_bytes
         self._sources = sources
-        self._client_auth = client_auth
+        self._clients = clients
         self._form = form
 
     async def handle(self, request: Request) -> Response:
@@ -133,11 +134,14 @@ class TokenRoute:
         try:
             params = await read_json_object(request, self._max_body_bytes, "token", media_type)
             note_client(params.get("client_id"))
-            if self._client_auth is None:
+            if self._clients is None:
                 issued = await self._endpoint.handle(params, source=source)
             else:
-                async with self._client_auth.authenticating(source, params.get("client_id")):
-                    issued = await self._endpoint.handle(params, source=source)
+                issued = await self._clients.attempt(
+                    source,
+                    params.get("client_id"),
+                    lambda: self._endpoint.handle(params, source=source),
+                )
         except ServiceError as error:
             return render_error(request, error, NO_STORE)
         return render_data(request, 201, issued_token_view(issued), headers=NO_STORE)
