@@ -1,4 +1,4 @@
-"""validation.require_strings and parse_uuid: the CONTRACT §4 field rules."""
+"""protocol/validation.py: the CONTRACT §4 field rules of every request."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from ehealth_auth.protocol.errors import ValidationError
-from ehealth_auth.protocol.validation import parse_uuid, require_strings
+from ehealth_auth.protocol.validation import optional_uuid, parse_uuid, require_strings, text_fields
 from tests.unit.invalid import failures
 
 NAMES = ("first", "second", "third")
@@ -91,3 +91,37 @@ def test_parse_uuid_ignores_hex_case() -> None:
 )
 def test_parse_uuid_answers_none_for_malformed_text(text: str) -> None:
     assert parse_uuid(text) is None
+
+
+def test_text_fields_reads_absent_and_null_fields_as_empty() -> None:
+    params: dict[str, object] = {"first": " a\t", "second": None, "extra": 5}
+
+    assert text_fields(params, "client", NAMES) == {"first": " a\t", "second": "", "third": ""}
+
+
+def test_text_fields_lists_every_field_of_another_type_as_cast() -> None:
+    with pytest.raises(ValidationError) as raised:
+        text_fields({"first": 1, "second": "ok", "third": ["x"]}, "user", NAMES)
+
+    assert failures(raised.value) == [
+        ("$.user.first", "cast", "is invalid", ("string",)),
+        ("$.user.third", "cast", "is invalid", ("string",)),
+    ]
+
+
+@pytest.mark.parametrize("blank", ["", "  ", "\t"], ids=repr)
+def test_optional_uuid_reads_blank_as_none(blank: str) -> None:
+    assert optional_uuid("$.connection.consumer_id", blank) is None
+
+
+def test_optional_uuid_reads_a_uuid_with_surrounding_spaces() -> None:
+    value = uuid.uuid4()
+
+    assert optional_uuid("$.connection.consumer_id", f" {value} ") == value
+
+
+def test_optional_uuid_refuses_other_text_as_cast_at_its_path() -> None:
+    with pytest.raises(ValidationError) as raised:
+        optional_uuid("$.connection.consumer_id", "not-a-uuid")
+
+    assert failures(raised.value) == [("$.connection.consumer_id", "cast", "is invalid", ("uuid",))]
