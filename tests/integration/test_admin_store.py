@@ -13,7 +13,8 @@ from ehealth_auth.protocol.records import ConnectionRecord
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.tables import connections, tokens
 from ehealth_auth.wiring import Services
-from tests.support import TEST_SECRET_KEY, MutableClock, World, seed_world
+from tests.fakes import FakeClock
+from tests.support import TEST_SECRET_KEY, World, seed_world
 
 HASHER = HmacSecretHasher(TEST_SECRET_KEY.encode())
 
@@ -38,7 +39,7 @@ async def test_pages_count_all_rows_and_slice_in_order(services: Services) -> No
 
 
 async def test_client_details_has_type_and_every_connection(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     extra = ConnectionRecord(
         id=uuid.uuid4(),
@@ -125,7 +126,7 @@ async def test_approvals_page_filters(services: Services, world: World) -> None:
 
 
 async def test_delete_approval_by_id_revokes_that_pairs_tokens(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
     approval = (await store(services).approvals_page(PageRequest(), world.user_id, None)).entries[0]
@@ -139,7 +140,7 @@ async def test_delete_approval_by_id_revokes_that_pairs_tokens(
 
 
 async def test_tokens_page_newest_first_with_filters(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
     clock.advance(10)
@@ -171,7 +172,7 @@ async def test_revoke_token_keeps_the_first_revocation_time(
 
 
 async def test_revoke_user_tokens_of_one_client_or_all(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
     await services.admin.approve(world.user_id, other.client_id, "employee:read")

@@ -21,8 +21,9 @@ from ehealth_auth.protocol.throttle import (
 from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.throttle_store import SqlFailureCounters, clear_target
 from ehealth_auth.wiring import Services
+from tests.fakes import FakeClock
 from tests.flow_support import login_body
-from tests.support import TEST_SECRET_KEY, MutableClock, World
+from tests.support import TEST_SECRET_KEY, World
 
 ACCOUNT = b"\x01" * 32
 SOURCE = CounterKey(b"\x02" * 32, None, 5)
@@ -109,7 +110,7 @@ class CountingHasher:
 
 
 async def test_unknown_email_costs_a_password_verification_like_a_wrong_password(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     store = SqlLoginStore(services.engine)
     hasher = CountingHasher()

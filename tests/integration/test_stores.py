@@ -13,7 +13,8 @@ from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.storage.tables import tokens, users
 from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.wiring import Services
-from tests.support import TEST_SECRET_KEY, MutableClock, World, seed_world
+from tests.fakes import FakeClock
+from tests.support import TEST_SECRET_KEY, World, seed_world
 
 HASHER = HmacSecretHasher(TEST_SECRET_KEY.encode())
 
@@ -82,7 +83,7 @@ async def test_refresh_context_approval_is_for_the_calling_client(
 
 
 async def test_revocations_mark_only_the_targeted_tokens(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
     admin = services.admin

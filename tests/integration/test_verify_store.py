@@ -11,7 +11,8 @@ from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.tables import approvals, clients, connections, users
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from ehealth_auth.wiring import Services
-from tests.support import SCOPE, TEST_SECRET_KEY, MutableClock, World, seed_world
+from tests.fakes import FakeClock
+from tests.support import SCOPE, TEST_SECRET_KEY, World, seed_world
 
 HASHER = HmacSecretHasher(TEST_SECRET_KEY.encode())
 
@@ -86,7 +87,7 @@ async def test_load_token_approval_is_the_users_for_the_tokens_client(
 
 
 async def test_load_token_mis_client_is_the_connections_consumer(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     mis = await seed_world(services.admin, tag="mis", client_type=world.client_type)
     async with services.engine.begin() as conn:

@@ -9,15 +9,7 @@ import pytest
 
 from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.protocol.throttle import CounterKey
-from tests.unit.builders import (
-    add_client,
-    add_client_type,
-    add_code,
-    add_connection,
-    add_token,
-    add_user,
-)
-from tests.unit.fakes import (
+from tests.fakes import (
     FakeClock,
     FakeCodeStore,
     FakeDatabase,
@@ -25,6 +17,14 @@ from tests.unit.fakes import (
     FakeIntegrityError,
     FakeLoginStore,
     sha256,
+)
+from tests.unit.builders import (
+    add_client,
+    add_client_type,
+    add_code,
+    add_connection,
+    add_token,
+    add_user,
 )
 
 ACCOUNT = b"\x01" * 32
