@@ -11,7 +11,6 @@ from ehealth_auth.protocol.flow_ports import (
 from ehealth_auth.protocol.model import NewToken, TokenName
 from tests.fakes.database import (
     FakeDatabase,
-    FakeIntegrityError,
     InterleavingStore,
 )
 
@@ -86,24 +85,15 @@ class FakeCodeStore(InterleavingStore):
         self, code_id: UUID, consumed_at_ms: int, refresh: NewToken, access: NewToken
     ) -> bool:
         await self._interleaved("consume_code")
-        code = self.db.tokens.get(code_id)
-        # The conditional UPDATE: only a code neither used nor revoked can be consumed.
-        if code is None or code.retired_at_ms is not None or code.revoked_at is not None:
-            return False
-        code.retired_at_ms = consumed_at_ms
-        code.successor_id = refresh.id
-        inserted: list[UUID] = []
-        try:
-            for token in (refresh, access):
-                self.db.insert_token(token)
-                inserted.append(token.id)
-        except FakeIntegrityError:
-            # The transaction rolls back as a whole.
-            for token_id in inserted:
-                del self.db.tokens[token_id]
-            code.retired_at_ms = None
-            code.successor_id = None
-            raise
+        with self.db.transaction():
+            code = self.db.tokens.get(code_id)
+            # The conditional UPDATE: only a code neither used nor revoked can be consumed.
+            if code is None or code.retired_at_ms is not None or code.revoked_at is not None:
+                return False
+            code.retired_at_ms = consumed_at_ms
+            code.successor_id = refresh.id
+            self.db.insert_token(refresh)
+            self.db.insert_token(access)
         return True
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:

@@ -7,7 +7,9 @@ real database could not hold.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import copy
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
@@ -64,6 +66,20 @@ class FakeDatabase:
     auth_failures: dict[tuple[bytes, int], FailureRow] = field(default_factory=dict)
     # The inserted_at column of every table, by row id (ids are unique across tables).
     inserted_at: dict[UUID, int] = field(default_factory=dict)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All of the block's writes or none of them, like the SQL stores' transactions: when
+        the block raises (a write the schema refuses), every table is put back as it was."""
+        saved = copy.deepcopy(vars(self))
+        try:
+            yield
+        except BaseException:
+            for name, rows in saved.items():
+                table = getattr(self, name)
+                table.clear()
+                table.update(rows)
+            raise
 
     def insert_token(self, token: NewToken) -> None:
         if token.id in self.tokens:

@@ -78,9 +78,10 @@ class FakeRefreshGrantStore(InterleavingStore):
 
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
         await self._interleaved("add_access_token")
-        if revoke_earlier_access:
-            self.db.revoke_earlier_access(access)
-        self.db.insert_token(access)
+        with self.db.transaction():
+            if revoke_earlier_access:
+                self.db.revoke_earlier_access(access)
+            self.db.insert_token(access)
 
     async def rotate(
         self,
@@ -93,21 +94,26 @@ class FakeRefreshGrantStore(InterleavingStore):
         revoke_earlier_access: bool,
     ) -> bool:
         await self._interleaved("rotate")
-        retired = self.db.tokens.get(retired_id)
-        # The conditional UPDATE: only a live, not yet retired token can be retired.
-        if retired is None or retired.retired_at_ms is not None or retired.revoked_at is not None:
-            return False
-        retired.retired_at_ms = retired_at_ms
-        retired.successor_id = successor.id
-        retired.successor_value_enc = successor_value_enc
-        # Only the newest retired token's successor may be echoed.
-        for row in self.db.tokens.values():
-            if row.token.family_id == successor.family_id and row.token.id != retired_id:
-                row.successor_value_enc = None
-        if revoke_earlier_access:
-            self.db.revoke_earlier_access(access)
-        self.db.insert_token(successor)
-        self.db.insert_token(access)
+        with self.db.transaction():
+            retired = self.db.tokens.get(retired_id)
+            # The conditional UPDATE: only a live, not yet retired token can be retired.
+            if (
+                retired is None
+                or retired.retired_at_ms is not None
+                or retired.revoked_at is not None
+            ):
+                return False
+            retired.retired_at_ms = retired_at_ms
+            retired.successor_id = successor.id
+            retired.successor_value_enc = successor_value_enc
+            # Only the newest retired token's successor may be echoed.
+            for row in self.db.tokens.values():
+                if row.token.family_id == successor.family_id and row.token.id != retired_id:
+                    row.successor_value_enc = None
+            if revoke_earlier_access:
+                self.db.revoke_earlier_access(access)
+            self.db.insert_token(successor)
+            self.db.insert_token(access)
         return True
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
