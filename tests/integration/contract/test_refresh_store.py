@@ -1,4 +1,4 @@
-"""The refresh grant's store: its one read, its writes and the race its conditional update decides."""
+"""The refresh grant's store: its one read, its writes, the race its conditional update decides."""
 
 from __future__ import annotations
 
@@ -297,7 +297,7 @@ async def test_a_rotation_whose_tokens_cannot_be_stored_writes_nothing(
 ) -> None:
     family = world.refresh.family_id
     earlier = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
-    successor, access = _rotation(stores, world, world.refresh)
+    successor, _ = _rotation(stores, world, world.refresh)
     clash = stores.new_token(
         ACCESS, world.user_id, world.client, family_id=family, value_hash=successor.value_hash
     )
