@@ -158,6 +158,11 @@ class FakeAdminStore:
         row = self.db.connections.get(connection_id)
         if row is None or row.client_id != client_id:
             return None
+        if any(
+            other.secret_hash == secret_hash and other.id != connection_id
+            for other in self.db.connections.values()
+        ):
+            raise FakeIntegrityError("duplicate connection secret_hash")
         self.db.connections[connection_id] = dataclasses.replace(row, secret_hash=secret_hash)
         return connection_info(row)
 

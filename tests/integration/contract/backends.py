@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from ehealth_auth.protocol.admin_ports import AdminStore
+from ehealth_auth.protocol.errors import ConflictError
 from ehealth_auth.protocol.flow_ports import (
     ApprovalLookup,
     BearerLookup,
@@ -76,6 +77,7 @@ __all__ = [
     "NOW",
     "ApprovalRecord",
     "Client",
+    "ConflictError",
     "CounterKey",
     "NewToken",
     "PageRequest",
@@ -148,16 +150,23 @@ class Seed:
         name: str = "Clinic",
         redirect_uri: str = "https://mis.test/cb",
         now: int = NOW,
+        secret_hash: bytes | None = None,
     ) -> Client:
         type_id = type_id or await self.client_type()
         client = ClientRecord(uuid.uuid4(), name, type_id, is_blocked=False)
-        connection = ConnectionRecord(uuid.uuid4(), client.id, os.urandom(32), redirect_uri)
+        connection = ConnectionRecord(
+            uuid.uuid4(), client.id, secret_hash or os.urandom(32), redirect_uri
+        )
         await self._admin.add_client(client, connection, now)
         return Client(client.id, type_id, connection.secret_hash, connection.id)
 
-    async def connection(self, client_id: UUID, redirect_uri: str, now: int) -> ConnectionRecord:
+    async def connection(
+        self, client_id: UUID, redirect_uri: str, now: int, secret_hash: bytes | None = None
+    ) -> ConnectionRecord:
         """A further connection of the client, inserted at `now`."""
-        record = ConnectionRecord(uuid.uuid4(), client_id, os.urandom(32), redirect_uri)
+        record = ConnectionRecord(
+            uuid.uuid4(), client_id, secret_hash or os.urandom(32), redirect_uri
+        )
         await self._add_connection(record, now)
         return record
 
