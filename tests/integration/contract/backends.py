@@ -90,6 +90,7 @@ __all__ = [
     "assert_lost_race",
     "assert_rotated",
     "memory_stores",
+    "rotation_won",
     "sql_stores",
 ]
 
@@ -107,14 +108,19 @@ INTEGRITY_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def rotation_won(result: object) -> bool:
+    """Whether `rotate` retired the token (this request won) or found it already retired or
+    revoked (this request lost the race)."""
+    assert isinstance(result, bool)
+    return result
+
+
 def assert_rotated(result: object) -> None:
-    """`rotate` says it retired the token: this request won."""
-    assert result is True
+    assert rotation_won(result)
 
 
 def assert_lost_race(result: object) -> None:
-    """`rotate` says the token was already retired or revoked: this request lost."""
-    assert result is False
+    assert not rotation_won(result)
 
 
 class LoginPorts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from dataclasses import dataclass
@@ -122,6 +123,23 @@ async def test_a_code_is_consumed_once(stores: Stores, world: World) -> None:
     assert (context.code.consumed, context.code.revoked) == (True, False)
     issued = await stores.refresh_token(world.client, refresh)
     assert (issued.family_id, issued.revoked) == (world.code.id, False)
+
+
+async def test_of_simultaneous_exchanges_of_one_code_exactly_one_consumes_it(
+    stores: Stores, world: World
+) -> None:
+    attempts = [_tokens_for(stores, world) for _ in range(5)]
+
+    results = await asyncio.gather(
+        *(
+            stores.codes.consume_code(world.code.id, 5_000 + n, refresh, access)
+            for n, (refresh, access) in enumerate(attempts)
+        )
+    )
+
+    assert sorted(results) == [False] * 4 + [True]
+    refresh, access = attempts[results.index(True)]
+    assert set(await stores.tokens()) == {world.code.id, refresh.id, access.id}
 
 
 async def test_a_revoked_or_missing_code_is_not_consumed(stores: Stores, world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from tests.integration.contract.backends import (
     TokenName,
     assert_lost_race,
     assert_rotated,
+    rotation_won,
 )
 
 ACCESS = TokenName.ACCESS_TOKEN
@@ -227,6 +229,28 @@ async def test_of_two_rotations_of_one_token_the_first_wins_and_the_loser_writes
         False,
     )
     assert (await stores.tokens())[access.id].revoked_at is None
+
+
+async def test_of_simultaneous_rotations_of_one_token_exactly_one_wins(
+    stores: Stores, world: World
+) -> None:
+    attempts = [_rotation(stores, world, world.refresh) for _ in range(5)]
+
+    results = await asyncio.gather(
+        *(
+            stores.refresh.rotate(
+                world.refresh.id, 5_000 + n, successor, None, access, revoke_earlier_access=True
+            )
+            for n, (successor, access) in enumerate(attempts)
+        )
+    )
+
+    winners = [n for n, result in enumerate(results) if rotation_won(result)]
+    assert len(winners) == 1
+    successor, access = attempts[winners[0]]
+    assert set(await stores.tokens()) == {world.refresh.id, successor.id, access.id}
+    retired = await stores.refresh_token(world.client, world.refresh)
+    assert (retired.retired_at_ms, retired.successor_id) == (5_000 + winners[0], successor.id)
 
 
 async def test_a_revoked_or_unknown_token_cannot_be_rotated(stores: Stores, world: World) -> None:
