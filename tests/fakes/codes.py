@@ -9,10 +9,7 @@ from ehealth_auth.protocol.flow_ports import (
     StoredCode,
 )
 from ehealth_auth.protocol.model import NewToken, TokenName
-from tests.fakes.database import (
-    FakeDatabase,
-    InterleavingStore,
-)
+from tests.fakes.database import FakeDatabase, InterleavingStore
 
 
 class FakeCodeStore(InterleavingStore):

@@ -10,9 +10,7 @@ from ehealth_auth.protocol.flow_ports import (
     LoginUser,
 )
 from ehealth_auth.protocol.model import NewToken, TokenName
-from tests.fakes.database import (
-    FakeDatabase,
-)
+from tests.fakes.database import FakeDatabase
 
 
 class FakeLoginStore:

@@ -6,9 +6,7 @@ import hmac
 from uuid import UUID
 
 from ehealth_auth.protocol.oauth.revocation import RevocableToken
-from tests.fakes.database import (
-    FakeDatabase,
-)
+from tests.fakes.database import FakeDatabase
 
 
 class FakeClientSecretStore:

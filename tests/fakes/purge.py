@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.database import (
-    FakeDatabase,
-)
+from tests.fakes.database import FakeDatabase
 
 
 class FakePurgeStore:

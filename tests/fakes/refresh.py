@@ -6,10 +6,7 @@ from uuid import UUID
 
 from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
-from tests.fakes.database import (
-    FakeDatabase,
-    InterleavingStore,
-)
+from tests.fakes.database import FakeDatabase, InterleavingStore
 
 
 class FakeRefreshGrantStore(InterleavingStore):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ehealth_auth.protocol.throttle import CounterKey, LiveCount
-from tests.fakes.database import (
-    FailureRow,
-    FakeDatabase,
-)
+from tests.fakes.database import FailureRow, FakeDatabase
 
 
 class FakeFailureCounters:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from ehealth_auth.protocol.verify import VerifyContext
-from tests.fakes.database import (
-    FakeDatabase,
-)
+from tests.fakes.database import FakeDatabase
 
 
 class FakeVerifyStore:

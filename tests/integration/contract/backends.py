@@ -33,7 +33,7 @@ from ehealth_auth.protocol.model import NewToken, TokenName
 from ehealth_auth.protocol.oauth.client_auth import ClientSecretStore
 from ehealth_auth.protocol.oauth.revocation import RevocationStore
 from ehealth_auth.protocol.paging import PageRequest
-from ehealth_auth.protocol.ports import RefreshContext, RefreshGrantStore, StoredRefreshToken
+from ehealth_auth.protocol.ports import RefreshGrantStore, StoredRefreshToken
 from ehealth_auth.protocol.purge import PurgeStore
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
@@ -45,6 +45,7 @@ from ehealth_auth.protocol.records import (
 )
 from ehealth_auth.protocol.throttle import CounterKey, FailureCounters
 from ehealth_auth.protocol.verify import VerifyStore
+from ehealth_auth.storage import migrate as migrations
 from ehealth_auth.storage.admin_store import SqlAdminStore
 from ehealth_auth.storage.code_store import SqlCodeStore
 from ehealth_auth.storage.driver import create_driver
@@ -81,15 +82,14 @@ __all__ = [
     "CounterKey",
     "NewToken",
     "PageRequest",
-    "RefreshContext",
     "Seed",
     "StoredRefreshToken",
     "Stores",
-    "TokenInfo",
     "TokenName",
     "assert_lost_race",
     "assert_rotated",
     "memory_stores",
+    "migrate",
     "rotation_won",
     "sql_stores",
 ]
@@ -135,6 +135,12 @@ class Client:
     type_id: UUID
     secret_hash: bytes
     connection_id: UUID
+
+
+class ConnectionAdder(Protocol):
+    """Inserts a further connection of a client: the admin port has no command for it."""
+
+    async def __call__(self, record: ConnectionRecord, now: int) -> None: ...
 
 
 class Seed:
@@ -233,10 +239,6 @@ def new_token(
     )
 
 
-class ConnectionAdder(Protocol):
-    async def __call__(self, record: ConnectionRecord, now: int) -> None: ...
-
-
 @dataclass(frozen=True)
 class Stores:
     """Every store port the protocol uses, over one backend's rows."""
@@ -292,6 +294,11 @@ def memory_stores() -> Stores:
         revocation=FakeRevocationStore(db),
         seed=Seed(admin, add_connection),
     )
+
+
+def migrate(url: str) -> None:
+    """Bring an empty database to the schema, with the service's Alembic migrations."""
+    migrations.upgrade(url)
 
 
 @asynccontextmanager

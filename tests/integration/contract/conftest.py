@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ehealth_auth.storage import migrate
 from tests.conftest import new_database_url
-from tests.integration.contract.backends import BACKENDS, Stores, memory_stores, sql_stores
+from tests.integration.contract.backends import (
+    BACKENDS,
+    Stores,
+    memory_stores,
+    migrate,
+    sql_stores,
+)
 
 
 class Databases:
@@ -23,7 +28,7 @@ class Databases:
     def url(self, backend: str) -> str:
         if backend not in self._urls:
             url = new_database_url(backend, self._directory, self._created)
-            migrate.upgrade(url)
+            migrate(url)
             self._urls[backend] = url
         return self._urls[backend]
 
