@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,10 +19,10 @@ from sqlalchemy.engine import make_url
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage import migrate
 from ehealth_auth.wiring import Services, build_app, build_services
+from tests.fakes import FakeClock
 from tests.support import (
     CHEAP_PASSWORD_HASHING,
     TEST_SECRET_KEY,
-    MutableClock,
     World,
     clear_tables,
     seed_world,
@@ -86,8 +87,9 @@ def migrated_url(
 
 
 @pytest.fixture
-def clock() -> MutableClock:
-    return MutableClock()
+def clock() -> FakeClock:
+    # Real time, ticking: the app's requests, one after another, read ordered milliseconds.
+    return FakeClock(int(time.time()), tick_ms=1)
 
 
 @pytest.fixture
@@ -106,7 +108,7 @@ def settings(migrated_url: str, setting_overrides: dict[str, Any]) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings, clock: MutableClock) -> AsyncIterator[Services]:
+async def services(settings: Settings, clock: FakeClock) -> AsyncIterator[Services]:
     built = build_services(settings, clock)
     await clear_tables(built.engine)
     yield built

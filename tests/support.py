@@ -1,8 +1,7 @@
-"""Test helpers: a settable clock, a seeded world, database snapshots."""
+"""Test helpers: a seeded world, database snapshots."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,32 +21,6 @@ CHEAP_PASSWORD_HASHING = {
     "password_hash_memory_kib": 8,
     "password_hash_parallelism": 1,
 }
-
-
-class MutableClock:
-    """A clock the test sets. Each millisecond reading ticks by one, so that requests made one
-    after another are ordered, as on a real clock."""
-
-    def __init__(self, now: int | None = None) -> None:
-        self._ms = (int(time.time()) if now is None else now) * 1000
-
-    @property
-    def current(self) -> int:
-        return self._ms // 1000
-
-    @current.setter
-    def current(self, seconds: int) -> None:
-        self._ms = seconds * 1000
-
-    def now(self) -> int:
-        return self._ms // 1000
-
-    def now_ms(self) -> int:
-        self._ms += 1
-        return self._ms
-
-    def advance(self, seconds: float) -> None:
-        self._ms += int(seconds * 1000)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services
 from tests.admin_support import AUTH, admin_overrides, checked_client
-from tests.support import MutableClock, World, seed_world
+from tests.fakes import FakeClock
+from tests.support import World, seed_world
 
 TOKEN_FIELDS = {
     "id",
@@ -44,7 +45,7 @@ async def test_list_tokens_by_user_and_client_without_values(
     http: httpx.AsyncClient,
     world: World,
     services: Services,
-    clock: MutableClock,
+    clock: FakeClock,
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
     clock.advance(5)
@@ -88,7 +89,7 @@ async def test_list_tokens_validates_filters(admin: httpx.AsyncClient) -> None:
 
 
 async def test_delete_token_revokes_it(
-    admin: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    admin: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     access = await services.admin.create_token(
         TokenName.ACCESS_TOKEN, world.user_id, world.client_id

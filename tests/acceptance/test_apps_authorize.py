@@ -13,6 +13,7 @@ from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.pkce import s256
 from ehealth_auth.storage.tables import approvals, tokens, users
 from ehealth_auth.wiring import Services
+from tests.fakes import FakeClock
 from tests.flow_support import (
     REDIRECT_URI,
     app_body,
@@ -21,7 +22,7 @@ from tests.flow_support import (
     login,
     query_of,
 )
-from tests.support import SCOPE, MutableClock, World, seed_world, snapshot
+from tests.support import SCOPE, World, seed_world, snapshot
 
 MISMATCH = "The redirection URI provided does not match a pre-registered value."
 VERIFIER = "dBjftJeZ4CVP-mJ92K1DXxa9UQAkGyqXh5s8ZCkfcp0aa"
@@ -43,7 +44,7 @@ async def approval_scope(services: Services, world: World) -> str | None:
 
 
 async def test_authorize_issues_a_code_and_redirects_with_it(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     token = await login(http, world)
     response = await post_app(http, app_body(world), token)
@@ -106,7 +107,7 @@ async def test_authorize_unknown_or_non_access_bearer(
 
 
 async def test_authorize_expired_or_revoked_bearer(
-    http: httpx.AsyncClient, world: World, clock: MutableClock, services: Services
+    http: httpx.AsyncClient, world: World, clock: FakeClock, services: Services
 ) -> None:
     token = await login(http, world)
     clock.advance(3_600)

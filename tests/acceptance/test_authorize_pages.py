@@ -11,8 +11,9 @@ import pytest
 
 from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services, build_app
+from tests.fakes import FakeClock
 from tests.flow_support import REDIRECT_URI, exchange_body, page_forms, query_of
-from tests.support import MutableClock, World
+from tests.support import World
 
 STATE = "xyz-state-42"
 
@@ -166,9 +167,9 @@ async def test_wrong_password_shows_the_form_again_with_a_message(
 
 @pytest.mark.parametrize("setting_overrides", [{"login_max_failures": 1}])
 async def test_locked_account_sees_when_to_try_again(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
-    clock.current = clock.now() - clock.now() % 900 + 900 - 600  # 10 minutes before it ends
+    clock.set(clock.now() - clock.now() % 900 + 900 - 600)  # 10 minutes before it ends
     await sign_in(http, world, password="wrong-password")
     response = await sign_in(http, world, lang="en")
     assert response.status_code == 429

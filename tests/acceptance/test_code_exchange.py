@@ -17,6 +17,7 @@ from ehealth_auth.protocol.grants.refresh_token import REVOKED_FOR_REUSE
 from ehealth_auth.protocol.pkce import s256
 from ehealth_auth.storage.tables import approvals, tokens, users
 from ehealth_auth.wiring import Services
+from tests.fakes import FakeClock
 from tests.flow_support import (
     ALREADY_USED,
     REDIRECT_URI,
@@ -24,7 +25,7 @@ from tests.flow_support import (
     exchange_body,
 )
 from tests.flow_support import assert_error as check_error
-from tests.support import MutableClock, World, seed_world, snapshot
+from tests.support import World, seed_world, snapshot
 
 VERIFIER = "dBjftJeZ4CVP-mJ92K1DXxa9UQAkGyqXh5s8ZCkfcp0"
 # BASE64URL(SHA256(verifier)) without padding, worked out independently of the service's code.
@@ -64,7 +65,7 @@ def test_s256_challenge_is_unpadded_base64url_of_sha256() -> None:
 
 
 async def test_exchange_returns_access_and_refresh_tokens_then_refresh_works(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     code = await authorize(http, world)
     response = await exchange(http, exchange_body(world, code))
@@ -189,9 +190,7 @@ async def test_check_code_of_another_client(
     check_error(await exchange(http, body), 401, "invalid_grant", "Token not found or expired.")
 
 
-async def test_check_expired_code(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
-) -> None:
+async def test_check_expired_code(http: httpx.AsyncClient, world: World, clock: FakeClock) -> None:
     code = await authorize(http, world)
     clock.advance(300)  # expires_at <= now is expired
     response = await exchange(http, exchange_body(world, code))
@@ -241,7 +240,7 @@ async def test_check_approval_gone(
 
 
 async def test_first_failing_check_decides(
-    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     code = await authorize(http, world, code_challenge=CHALLENGE, code_challenge_method="S256")
     async with services.engine.begin() as conn:

@@ -14,8 +14,9 @@ from click.testing import CliRunner, Result
 from ehealth_auth.cli.main import cli
 from ehealth_auth.settings import Settings
 from ehealth_auth.wiring import Services
+from tests.fakes import FakeClock
 from tests.flow_support import login_body
-from tests.support import SCOPE, TEST_SECRET_KEY, MutableClock, World, seed_world
+from tests.support import SCOPE, TEST_SECRET_KEY, World, seed_world
 
 LOCKOUT = {"login_max_failures": 2}
 
@@ -79,7 +80,7 @@ def test_set_password_prompts_twice_and_checks_length(invoke: Any, world: World)
 
 @pytest.mark.parametrize("setting_overrides", [LOCKOUT])
 async def test_unlock_and_set_password_lift_a_lockout(
-    invoke: Any, http: httpx.AsyncClient, world: World, clock: MutableClock
+    invoke: Any, http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     """Within EHEALTH_AUTH_THROTTLE_SYNC_MS: each process re-reads the counters that often."""
     for _ in range(2):

@@ -17,6 +17,7 @@ from ehealth_auth.settings import Settings
 from ehealth_auth.storage.tables import auth_failures, connections, tokens
 from ehealth_auth.wiring import Services
 from tests.admin_support import ADMIN_KEY, AUTH
+from tests.fakes import FakeClock
 from tests.flow_support import (
     REDIRECT_URI,
     assert_error,
@@ -26,7 +27,7 @@ from tests.flow_support import (
     login_body,
     page_forms,
 )
-from tests.support import TEST_SECRET_KEY, MutableClock, World
+from tests.support import TEST_SECRET_KEY, World
 
 GATEWAY_KEY = "gateway-key-0123456789abcdef-0123456789"
 ROLES = {"admin_keys": (ADMIN_KEY,), "gateway_keys": (GATEWAY_KEY,)}
@@ -205,7 +206,7 @@ async def test_code_exchange_needs_the_redirect_uri_character_for_character(
 
 
 async def test_a_refresh_token_of_a_connection_refreshes_only_with_that_connections_secret(
-    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     code = await authorize(http, world)
     issued = (await http.post("/oauth/tokens", json=exchange_body(world, code))).json()["data"]

@@ -11,15 +11,16 @@ import sqlalchemy as sa
 
 from ehealth_auth.storage.tables import auth_failures, users
 from ehealth_auth.wiring import Services
+from tests.fakes import FakeClock
 from tests.flow_support import assert_error, login_body
-from tests.support import MutableClock, World, seed_world, snapshot
+from tests.support import World, seed_world, snapshot
 
 WRONG = ("access_denied", "Identity, password combination is wrong.")
 LOCKOUT = {"login_max_failures": 3, "throttle_window": 60}
 
 
-def start_of_a_window(clock: MutableClock, window: int = 60) -> None:
-    clock.current = clock.now() - clock.now() % window + window
+def start_of_a_window(clock: FakeClock, window: int = 60) -> None:
+    clock.set(clock.now() - clock.now() % window + window)
 
 
 async def post_login(http: httpx.AsyncClient, body: Any) -> httpx.Response:
@@ -27,7 +28,7 @@ async def post_login(http: httpx.AsyncClient, body: Any) -> httpx.Response:
 
 
 async def test_login_returns_a_login_token_in_the_envelope(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     response = await post_login(http, login_body(world))
     assert response.status_code == 201, response.text
@@ -122,7 +123,7 @@ async def test_token_endpoint_refuses_the_password_grant(
 
 @pytest.mark.parametrize("setting_overrides", [LOCKOUT])
 async def test_too_many_failures_lock_the_account_with_retry_after(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     start_of_a_window(clock)
     for _ in range(3):

@@ -16,6 +16,7 @@ from ehealth_auth.settings import Settings
 from ehealth_auth.storage.tables import approvals, clients, tokens, users
 from ehealth_auth.wiring import Services
 from tests.admin_support import ADMIN_KEY, admin_overrides, checked_client
+from tests.fakes import FakeClock
 from tests.flow_support import authorize, login
 from tests.oauth2_support import (
     INTROSPECT_PATH,
@@ -30,7 +31,7 @@ from tests.oauth2_support import (
     refresh_form,
     world_basic,
 )
-from tests.support import SCOPE, MutableClock, World, seed_world, snapshot
+from tests.support import SCOPE, World, seed_world, snapshot
 
 GATEWAY = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -227,7 +228,7 @@ async def test_bad_requests_are_rfc6749_errors(
 
 
 async def test_a_live_access_token_is_active_with_its_claims(
-    oauth: httpx.AsyncClient, world: World, clock: MutableClock
+    oauth: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     token = await access_token(oauth, world)
 

@@ -18,6 +18,7 @@ from ehealth_auth.settings import Settings
 from ehealth_auth.storage.tables import approvals, clients, tokens, users
 from ehealth_auth.wiring import Services
 from tests.admin_support import checked_client
+from tests.fakes import FakeClock
 from tests.flow_support import authorize
 from tests.oauth2_support import (
     TOKEN_PATH,
@@ -29,7 +30,7 @@ from tests.oauth2_support import (
     refresh_form,
     world_basic,
 )
-from tests.support import SCOPE, MutableClock, World, seed_world, snapshot
+from tests.support import SCOPE, World, seed_world, snapshot
 
 BASIC_CHALLENGE = 'Basic realm="ehealth-auth"'
 
@@ -398,7 +399,7 @@ async def test_a_body_that_is_not_utf8_is_invalid_request(
     "setting_overrides", [{"refresh_rotation": "on", "refresh_reuse_grace": 0}]
 )
 async def test_rotation_and_reuse_detection_are_the_json_modes(
-    oauth: httpx.AsyncClient, world: World, clock: MutableClock
+    oauth: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     first = await oauth.post(TOKEN_PATH, data=refresh_form(world), headers=world_basic(world))
     assert first.status_code == 200, first.text

@@ -19,7 +19,8 @@ from ehealth_auth.settings import Settings
 from ehealth_auth.storage import migrate
 from ehealth_auth.wiring import Services, build_app, build_services
 from tests.admin_support import AUTH, admin_overrides
-from tests.support import CHEAP_PASSWORD_HASHING, TEST_SECRET_KEY, MutableClock, World
+from tests.fakes import FakeClock
+from tests.support import CHEAP_PASSWORD_HASHING, TEST_SECRET_KEY, World
 
 METRICS_KEY = "metrics-key-0123456789abcdef-xyz"
 
@@ -74,7 +75,7 @@ async def test_readiness_answers_ready_on_a_migrated_database(http: httpx.AsyncC
 
 
 async def ready_answer(settings: Settings) -> httpx.Response:
-    services = build_services(settings, MutableClock())
+    services = build_services(settings, FakeClock())
     try:
         transport = httpx.ASGITransport(app=build_app(settings, services))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -8,7 +8,8 @@ import httpx
 
 from ehealth_auth.storage.tables import approvals, users
 from ehealth_auth.wiring import Services
-from tests.support import SCOPE, MutableClock, World, seed_world, snapshot
+from tests.fakes import FakeClock
+from tests.support import SCOPE, World, seed_world, snapshot
 
 
 async def post_tokens(http: httpx.AsyncClient, body: Any) -> httpx.Response:
@@ -25,7 +26,7 @@ def assert_error(response: httpx.Response, status: int, type_: str, message: str
 
 
 async def test_refresh_returns_new_access_token_in_envelope(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     response = await post_tokens(http, world.refresh_body())
 
@@ -161,9 +162,9 @@ async def test_check8_token_of_another_client(
 
 
 async def test_check9_expired_token(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
-    clock.current = world.refresh_expires_at  # expires_at <= now is expired
+    clock.set(world.refresh_expires_at)  # expires_at <= now is expired
     response = await post_tokens(http, world.refresh_body())
     assert_error(response, 401, "token_expired", "Token expired.")
 
@@ -197,7 +198,7 @@ async def test_check11_approval_gone(
 
 
 async def test_first_failing_check_decides(
-    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     # Expired token of a blocked user without approval: check 9 answers, not 10 or 11.
     async with services.engine.begin() as conn:

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from ehealth_auth.storage.tables import tokens
 from ehealth_auth.wiring import Services
-from tests.support import MutableClock, World
+from tests.fakes import FakeClock
+from tests.support import World
 
 ROTATION = {"refresh_rotation": "on", "refresh_reuse_grace": 0}
 GRACE = {"refresh_rotation": "on", "refresh_reuse_grace": 5}
@@ -54,7 +55,7 @@ async def test_rotation_issues_a_successor_and_retires_the_old_token(
 
 @pytest.mark.parametrize("setting_overrides", [ROTATION])
 async def test_refresh_revokes_family_when_old_token_is_reused(
-    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     successor = (await refresh(http, world, world.refresh_token)).json()["data"]["details"][
         "refresh_token"
@@ -88,7 +89,7 @@ async def test_a_family_revoked_for_another_reason_still_says_expired(
 
 @pytest.mark.parametrize("setting_overrides", [{"refresh_rotation": "on"}])
 async def test_default_grace_lets_a_client_retry_a_response_lost_to_a_restart(
-    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     first = (await refresh(http, world, world.refresh_token)).json()["data"]
     clock.advance(10)  # the answer was lost; the service restarted; the client retries
@@ -105,7 +106,7 @@ async def test_default_grace_lets_a_client_retry_a_response_lost_to_a_restart(
 
 @pytest.mark.parametrize("setting_overrides", [ROTATION])
 async def test_retired_token_within_race_window_is_a_lost_race(
-    http: httpx.AsyncClient, world: World, services: Services, clock: MutableClock
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
 ) -> None:
     assert (await refresh(http, world, world.refresh_token)).status_code == 201
     clock.advance(0.4)  # a straggler of the same burst, inside the 500 ms window
@@ -144,7 +145,7 @@ async def test_simultaneous_refreshes_have_one_winner_and_keep_the_family(
 
 @pytest.mark.parametrize("setting_overrides", [GRACE])
 async def test_retry_within_grace_gets_the_same_successor(
-    http: httpx.AsyncClient, world: World, clock: MutableClock, services: Services
+    http: httpx.AsyncClient, world: World, clock: FakeClock, services: Services
 ) -> None:
     first = (await refresh(http, world, world.refresh_token)).json()["data"]
     clock.advance(4)
@@ -214,7 +215,7 @@ GATEWAY_KEY = "gateway-key-0123456789abcdef-0123456789"
 
 @pytest.mark.parametrize("setting_overrides", [{**ROTATION, "gateway_keys": GATEWAY_KEY}])
 async def test_reuse_kills_the_familys_access_tokens_at_verify_too(
-    http: httpx.AsyncClient, world: World, clock: MutableClock
+    http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     first = (await refresh(http, world, world.refresh_token)).json()["data"]
     gateway = {"Authorization": f"Bearer {GATEWAY_KEY}"}

@@ -24,7 +24,8 @@ from tests.admin_support import (
     admin_overrides,
     checked_client,
 )
-from tests.support import SCOPE, MutableClock, World, seed_world
+from tests.fakes import FakeClock
+from tests.support import SCOPE, World, seed_world
 
 DEAD = "Token expired or client approval was revoked."
 
@@ -129,13 +130,13 @@ async def test_verify_rejects_refresh_token_which_the_old_service_accepted(
 
 
 async def test_verify_rejects_expired_access_token(
-    gateway: httpx.AsyncClient, http: httpx.AsyncClient, world: World, clock: MutableClock
+    gateway: httpx.AsyncClient, http: httpx.AsyncClient, world: World, clock: FakeClock
 ) -> None:
     token = await access_token(http, world)
-    clock.current = token["expires_at"] - 1
+    clock.set(token["expires_at"] - 1)
     assert (await verify(gateway, token["value"])).status_code == 200
 
-    clock.current = token["expires_at"]  # expires_at <= now is expired
+    clock.set(token["expires_at"])  # expires_at <= now is expired
 
     assert_error(await verify(gateway, token["value"]), 401, "invalid_grant", DEAD)
 
@@ -199,7 +200,7 @@ async def test_verify_first_failing_check_decides(
     http: httpx.AsyncClient,
     world: World,
     services: Services,
-    clock: MutableClock,
+    clock: FakeClock,
 ) -> None:
     token = await access_token(http, world)
     async with services.engine.begin() as conn:

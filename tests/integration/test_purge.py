@@ -14,7 +14,8 @@ from ehealth_auth.cli.main import cli
 from ehealth_auth.settings import Settings
 from ehealth_auth.storage.tables import tokens
 from ehealth_auth.wiring import Services
-from tests.support import TEST_SECRET_KEY, MutableClock, World
+from tests.fakes import FakeClock
+from tests.support import TEST_SECRET_KEY, World
 
 DAY = 86_400
 
@@ -52,7 +53,7 @@ async def count(services: Services) -> int:
 
 
 async def test_purge_deletes_only_long_dead_tokens_in_batches(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     now = clock.now()
     old = now - 10 * DAY
@@ -77,7 +78,7 @@ async def test_purge_deletes_only_long_dead_tokens_in_batches(
 
 
 async def test_purge_erases_successor_values_after_grace(
-    services: Services, world: World, clock: MutableClock
+    services: Services, world: World, clock: FakeClock
 ) -> None:
     now_ms = clock.now_ms()
     await insert(
@@ -101,7 +102,7 @@ async def test_purge_erases_successor_values_after_grace(
 
 
 @pytest.fixture
-async def three_dead_tokens(services: Services, world: World, clock: MutableClock) -> None:
+async def three_dead_tokens(services: Services, world: World, clock: FakeClock) -> None:
     await insert(services, token_rows(world, 3, expires_at=clock.now() - 30 * DAY))
 
 

@@ -17,7 +17,7 @@ from ehealth_auth.protocol.records import (
     NewClient,
     UserRecord,
 )
-from tests.unit.fakes import FakeDatabase, FakePasswordHasher, sha256
+from tests.fakes import FakeDatabase, FakePasswordHasher, sha256
 
 CEILING = "app:authorize legal_entity:read employee:read declaration:write"
 APPROVAL_SCOPE = "employee:read legal_entity:read"

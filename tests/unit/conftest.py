@@ -20,8 +20,7 @@ from ehealth_auth.protocol.throttle import (
     FailureThrottle,
     ThrottleView,
 )
-from tests.unit.builders import World, seed_world
-from tests.unit.fakes import (
+from tests.fakes import (
     FakeAdminStore,
     FakeClock,
     FakeCodeStore,
@@ -34,6 +33,7 @@ from tests.unit.fakes import (
     InlinePasswordWork,
     Sha256SecretHasher,
 )
+from tests.unit.builders import World, seed_world
 
 # Lifetimes unlike the defaults, so a test can tell which one a token got.
 POLICY = TokenPolicy(access_ttl=600, refresh_ttl=7_200, code_ttl=60)

@@ -13,9 +13,9 @@ from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.paging import PageRequest
 from ehealth_auth.protocol.records import TokenInfo
+from tests.fakes import FakeClock, FakeDatabase, sha256
 from tests.unit.builders import CEILING, live_tokens, new_client, new_user, stored_token
 from tests.unit.conftest import POLICY
-from tests.unit.fakes import FakeClock, FakeDatabase, sha256
 from tests.unit.invalid import failures
 
 UNKNOWN = UUID("00000000-0000-4000-8000-000000000000")

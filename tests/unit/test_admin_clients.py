@@ -17,6 +17,7 @@ from ehealth_auth.protocol.errors import (
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.paging import PageRequest
 from ehealth_auth.protocol.records import ConnectionInfo
+from tests.fakes import FakeClock, FakeDatabase, sha256
 from tests.unit.builders import (
     CEILING,
     REDIRECT,
@@ -27,7 +28,6 @@ from tests.unit.builders import (
     new_user,
     stored_token,
 )
-from tests.unit.fakes import FakeClock, FakeDatabase, sha256
 from tests.unit.invalid import failures
 
 UNKNOWN = UUID("00000000-0000-4000-8000-000000000000")

@@ -10,8 +10,7 @@ from ehealth_auth.protocol.admin import AdminService
 from ehealth_auth.protocol.errors import ConflictError, NotFoundError, ValidationError
 from ehealth_auth.protocol.grants.password import account_key
 from ehealth_auth.protocol.paging import PageRequest
-from tests.unit.builders import live_tokens, new_client, new_user, stored_token
-from tests.unit.fakes import (
+from tests.fakes import (
     FailureRow,
     FakeClock,
     FakeDatabase,
@@ -19,6 +18,7 @@ from tests.unit.fakes import (
     Sha256SecretHasher,
     sha256,
 )
+from tests.unit.builders import live_tokens, new_client, new_user, stored_token
 from tests.unit.invalid import failures
 
 UNKNOWN = UUID("00000000-0000-4000-8000-000000000000")

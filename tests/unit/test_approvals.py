@@ -9,8 +9,8 @@ import pytest
 
 from ehealth_auth.protocol.approvals import Approver, check_ceiling
 from ehealth_auth.protocol.errors import NotFoundError, ValidationError
+from tests.fakes import FakeAdminStore, FakeClock, FakeDatabase
 from tests.unit.builders import add_approval, add_client, add_client_type, add_user
-from tests.unit.fakes import FakeAdminStore, FakeClock, FakeDatabase
 from tests.unit.invalid import failures
 
 SCOPE_NOT_ALLOWED = "Scope is not allowed by client type."

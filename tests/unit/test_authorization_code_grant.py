@@ -16,6 +16,7 @@ from ehealth_auth.protocol import pkce
 from ehealth_auth.protocol.errors import InvalidGrantError, ServiceError, ValidationError
 from ehealth_auth.protocol.grants.authorization_code import AuthorizationCodeGrant
 from ehealth_auth.protocol.model import IssuedToken, TokenName
+from tests.fakes import FakeClock, FakeCodeStore, FakeDatabase, Sha256SecretHasher, sha256
 from tests.unit.builders import (
     APPROVAL_SCOPE,
     MIS_REDIRECT,
@@ -29,7 +30,6 @@ from tests.unit.builders import (
     live_tokens,
 )
 from tests.unit.conftest import POLICY
-from tests.unit.fakes import FakeClock, FakeCodeStore, FakeDatabase, Sha256SecretHasher, sha256
 from tests.unit.invalid import failures
 
 VALIDATION_TEXT = (

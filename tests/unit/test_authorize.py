@@ -21,6 +21,19 @@ from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.throttle import FailureThrottle
+from tests.fakes import (
+    FakeAdminStore,
+    FakeClock,
+    FakeCodeStore,
+    FakeDatabase,
+    FakeLoginStore,
+    FakePasswordHasher,
+    FakeRefreshGrantStore,
+    FakeSuccessorCipher,
+    InlinePasswordWork,
+    Sha256SecretHasher,
+    sha256,
+)
 from tests.unit.builders import (
     CEILING,
     MIS_REDIRECT,
@@ -34,19 +47,6 @@ from tests.unit.builders import (
     live_tokens,
 )
 from tests.unit.conftest import LOGIN_POLICY, POLICY
-from tests.unit.fakes import (
-    FakeAdminStore,
-    FakeClock,
-    FakeCodeStore,
-    FakeDatabase,
-    FakeLoginStore,
-    FakePasswordHasher,
-    FakeRefreshGrantStore,
-    FakeSuccessorCipher,
-    InlinePasswordWork,
-    Sha256SecretHasher,
-    sha256,
-)
 from tests.unit.invalid import failures
 
 VALIDATION_TEXT = (

@@ -16,17 +16,7 @@ from ehealth_auth.protocol.grants.password import PasswordGrant
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.throttle import FailureThrottle
-from tests.unit.builders import (
-    MIS_REDIRECT,
-    World,
-    add_approval,
-    add_client,
-    add_client_type,
-    add_code,
-    add_user,
-)
-from tests.unit.conftest import LOGIN_POLICY, POLICY
-from tests.unit.fakes import (
+from tests.fakes import (
     FakeAdminStore,
     FakeClock,
     FakeCodeStore,
@@ -38,6 +28,16 @@ from tests.unit.fakes import (
     InlinePasswordWork,
     Sha256SecretHasher,
 )
+from tests.unit.builders import (
+    MIS_REDIRECT,
+    World,
+    add_approval,
+    add_client,
+    add_client_type,
+    add_code,
+    add_user,
+)
+from tests.unit.conftest import LOGIN_POLICY, POLICY
 
 ROTATING = dataclasses.replace(POLICY, rotation=True)
 

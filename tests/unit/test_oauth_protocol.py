@@ -23,9 +23,7 @@ from ehealth_auth.protocol.oauth.introspection import TokenIntrospector
 from ehealth_auth.protocol.oauth.revocation import TokenRevoker
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
 from ehealth_auth.protocol.verify import TokenVerifier
-from tests.unit.builders import APPROVAL_SCOPE, World, add_code, add_token, live_tokens
-from tests.unit.conftest import POLICY, GrantFactory
-from tests.unit.fakes import (
+from tests.fakes import (
     FakeClientSecretStore,
     FakeClock,
     FakeDatabase,
@@ -34,6 +32,8 @@ from tests.unit.fakes import (
     RecordingGrant,
     Sha256SecretHasher,
 )
+from tests.unit.builders import APPROVAL_SCOPE, World, add_code, add_token, live_tokens
+from tests.unit.conftest import POLICY, GrantFactory
 
 # ------------------------------------------------------------------- client authentication
 

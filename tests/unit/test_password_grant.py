@@ -18,9 +18,7 @@ from ehealth_auth.protocol.grants.password import PasswordGrant, account_key, no
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.policy import LoginPolicy, ThrottleLimits
 from ehealth_auth.protocol.throttle import FailureThrottle
-from tests.unit.builders import CEILING, add_approval, add_client, add_client_type, add_user
-from tests.unit.conftest import LOGIN_LIMITS, LOGIN_POLICY
-from tests.unit.fakes import (
+from tests.fakes import (
     FailureRow,
     FakeClock,
     FakeDatabase,
@@ -31,6 +29,8 @@ from tests.unit.fakes import (
     Sha256SecretHasher,
     sha256,
 )
+from tests.unit.builders import CEILING, add_approval, add_client, add_client_type, add_user
+from tests.unit.conftest import LOGIN_LIMITS, LOGIN_POLICY
 from tests.unit.invalid import failures
 
 VALIDATION_TEXT = (

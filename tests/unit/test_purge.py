@@ -10,8 +10,8 @@ import pytest
 from ehealth_auth.protocol.errors import ValidationError
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.purge import DAY, PurgeReport, TokenPurger
+from tests.fakes import FakeClock, FakeDatabase, FakePurgeStore
 from tests.unit.builders import World, add_token
-from tests.unit.fakes import FakeClock, FakeDatabase, FakePurgeStore
 
 GRACE = 30
 

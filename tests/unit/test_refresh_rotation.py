@@ -10,9 +10,7 @@ import pytest
 from ehealth_auth.protocol.errors import InvalidGrantError, TokenExpiredError, UserBlockedError
 from ehealth_auth.protocol.grants.refresh_token import REVOKED_FOR_REUSE, RefreshTokenGrant
 from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
-from tests.unit.builders import APPROVAL_SCOPE, World, add_token
-from tests.unit.conftest import POLICY, GrantFactory
-from tests.unit.fakes import (
+from tests.fakes import (
     FakeClock,
     FakeDatabase,
     FakeRefreshGrantStore,
@@ -20,6 +18,8 @@ from tests.unit.fakes import (
     Sha256SecretHasher,
     sha256,
 )
+from tests.unit.builders import APPROVAL_SCOPE, World, add_token
+from tests.unit.conftest import POLICY, GrantFactory
 
 ALREADY_USED = "Token has already been used."
 ROTATING = dataclasses.replace(POLICY, rotation=True)

@@ -13,9 +13,9 @@ from ehealth_auth.protocol.errors import InvalidGrantError, ServiceError, Valida
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant, ValidRefresh
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.ports import StoredRefreshToken
+from tests.fakes import FakeClock, FakeDatabase, FakeRefreshGrantStore, sha256
 from tests.unit.builders import APPROVAL_SCOPE, World, add_approval, add_connection, add_token
 from tests.unit.conftest import POLICY
-from tests.unit.fakes import FakeClock, FakeDatabase, FakeRefreshGrantStore, sha256
 
 VALIDATION_TEXT = (
     "Validation failed. You can find validators description at our API Manifest: "

@@ -16,8 +16,8 @@ from ehealth_auth.protocol.throttle import (
     FailureThrottle,
     ThrottleView,
 )
+from tests.fakes import FakeClock, FakeDatabase, FakeFailureCounters, Sha256SecretHasher
 from tests.unit.conftest import CLIENT_LIMITS
-from tests.unit.fakes import FakeClock, FakeDatabase, FakeFailureCounters, Sha256SecretHasher
 
 ATTACKER = "192.0.2.66"
 HONEST = "198.51.100.7"

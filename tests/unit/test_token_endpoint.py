@@ -10,8 +10,8 @@ from ehealth_auth.protocol.errors import InvalidGrantError, ValidationError
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant
 from ehealth_auth.protocol.model import IssuedToken, TokenName
 from ehealth_auth.protocol.token_endpoint import TokenEndpoint
+from tests.fakes import RecordingGrant
 from tests.unit.builders import World
-from tests.unit.fakes import RecordingGrant
 
 VALIDATION_TEXT = (
     "Validation failed. You can find validators description at our API Manifest: "

@@ -8,7 +8,7 @@ import uuid
 
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.protocol.tokens import TOKEN_BYTES, mint, new_token_value
-from tests.unit.fakes import Sha256SecretHasher, sha256
+from tests.fakes import Sha256SecretHasher, sha256
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -13,8 +13,8 @@ import pytest
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.model import IssuedToken, TokenName
 from ehealth_auth.protocol.verify import TokenVerifier
+from tests.fakes import FakeClock, FakeDatabase, FakeVerifyStore, Sha256SecretHasher
 from tests.unit.builders import World, add_token
-from tests.unit.fakes import FakeClock, FakeDatabase, FakeVerifyStore, Sha256SecretHasher
 
 DEAD = (401, "invalid_grant", "Token expired or client approval was revoked.")
 EXPECTED = {

@@ -11,8 +11,8 @@ from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.model import TokenName, VerifyContext
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.storage.verify_cache import VerifyResultCache
+from tests.fakes import FakeClock, FakeDatabase, FakeVerifyStore, Sha256SecretHasher, sha256
 from tests.unit.builders import World, add_token
-from tests.unit.fakes import FakeClock, FakeDatabase, FakeVerifyStore, Sha256SecretHasher, sha256
 
 TTL = 60.0
 MAX_LAG = 0.8

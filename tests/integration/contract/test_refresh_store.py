@@ -1,0 +1,384 @@
+"""The refresh grant's store: its one read, its writes, the race its conditional update decides."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from tests.integration.contract.backends import (
+    INTEGRITY_ERRORS,
+    NOW,
+    Client,
+    NewToken,
+    Stores,
+    TokenName,
+    assert_lost_race,
+    assert_rotated,
+    rotation_won,
+)
+
+ACCESS = TokenName.ACCESS_TOKEN
+REFRESH = TokenName.REFRESH_TOKEN
+
+
+@dataclass(frozen=True)
+class World:
+    client: Client
+    other: Client
+    user_id: uuid.UUID
+    refresh: NewToken
+
+
+@pytest.fixture
+async def world(stores: Stores) -> World:
+    kind = await stores.seed.client_type()
+    client = await stores.seed.client(kind, name="Clinic A")
+    other = await stores.seed.client(kind, name="Clinic B")
+    user_id = await stores.seed.user()
+    await stores.seed.approve(user_id, client.id, "employee:read legal_entity:read")
+    refresh = await stores.seed.token(REFRESH, user_id, client, family_id=uuid.uuid4())
+    return World(client, other, user_id, refresh)
+
+
+async def test_context_of_a_live_token_has_every_column(stores: Stores, world: World) -> None:
+    context = await stores.refresh.load_refresh_context(
+        world.client.id, world.client.secret_hash, world.refresh.value_hash
+    )
+
+    assert context is not None
+    assert (context.connection_id, context.client_blocked) == (world.client.connection_id, False)
+    assert (context.user_blocked, context.approval_scope) == (
+        False,
+        "employee:read legal_entity:read",
+    )
+    token = context.token
+    assert token is not None
+    assert (token.id, token.client_id, token.user_id, token.family_id) == (
+        world.refresh.id,
+        world.client.id,
+        world.user_id,
+        world.refresh.family_id,
+    )
+    assert (token.expires_at, token.revoked, token.revoked_for_reuse) == (NOW + 3_600, False, False)
+    assert (token.retired_at_ms, token.successor_id, token.successor_value_enc) == (None,) * 3
+    assert token.connection_id == world.client.connection_id
+
+
+async def test_a_secret_no_connection_of_the_client_has_gives_no_context(
+    stores: Stores, world: World
+) -> None:
+    token_hash = world.refresh.value_hash
+    load = stores.refresh.load_refresh_context
+
+    assert await load(world.client.id, os.urandom(32), token_hash) is None
+    assert await load(world.client.id, world.other.secret_hash, token_hash) is None
+    assert await load(uuid.uuid4(), world.client.secret_hash, token_hash) is None
+
+
+async def test_a_missing_token_keeps_the_callers_row(stores: Stores, world: World) -> None:
+    access = await stores.seed.token(ACCESS, world.user_id, world.client)
+
+    for token_hash in (os.urandom(32), access.value_hash):  # only refresh tokens are read
+        context = await stores.refresh.load_refresh_context(
+            world.client.id, world.client.secret_hash, token_hash
+        )
+        assert context is not None
+        assert (context.connection_id, context.client_blocked) == (
+            world.client.connection_id,
+            False,
+        )
+        assert (context.token, context.user_blocked, context.approval_scope) == (None, False, None)
+
+
+async def test_the_approval_is_the_token_users_for_the_calling_client(
+    stores: Stores, world: World
+) -> None:
+    # The other client presents a token of world's client: its user has no approval for it.
+    context = await stores.refresh.load_refresh_context(
+        world.other.id, world.other.secret_hash, world.refresh.value_hash
+    )
+
+    assert context is not None
+    assert context.connection_id == world.other.connection_id
+    assert context.token is not None
+    assert context.token.client_id == world.client.id
+    assert context.approval_scope is None
+
+
+async def test_blocks_and_revocation_are_reported(stores: Stores, world: World) -> None:
+    assert await stores.admin.set_client_blocked(world.client.id, True, NOW)
+    assert await stores.admin.block_user(world.user_id, NOW)
+
+    context = await stores.refresh.load_refresh_context(
+        world.client.id, world.client.secret_hash, world.refresh.value_hash
+    )
+
+    assert context is not None
+    assert (context.client_blocked, context.user_blocked) == (True, True)
+    assert context.token is not None
+    assert (context.token.revoked, context.token.revoked_for_reuse) == (True, False)
+
+
+async def test_the_connection_is_the_one_with_the_presented_secret(
+    stores: Stores, world: World
+) -> None:
+    second = await stores.seed.connection(world.client.id, "https://second.test/cb", NOW + 1)
+    minted = await stores.seed.token(REFRESH, world.user_id, world.client, connection=False)
+
+    context = await stores.refresh.load_refresh_context(
+        world.client.id, second.secret_hash, minted.value_hash
+    )
+
+    assert context is not None
+    assert context.connection_id == second.id
+    assert context.token is not None
+    assert context.token.connection_id is None  # an operator's mint
+
+
+async def test_add_access_token_alone_leaves_earlier_access_tokens_live(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
+    access = stores.new_token(ACCESS, world.user_id, world.client, family_id=family)
+
+    await stores.refresh.add_access_token(access, revoke_earlier_access=False)
+
+    tokens = await stores.tokens()
+    assert tokens[access.id].revoked_at is None
+    assert tokens[earlier.id].revoked_at is None
+
+
+async def test_add_access_token_can_revoke_the_familys_earlier_access_tokens(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
+    stranger = await stores.seed.token(ACCESS, world.user_id, world.client)  # another family
+    access = stores.new_token(
+        ACCESS, world.user_id, world.client, family_id=family, issued_at=NOW + 5
+    )
+
+    await stores.refresh.add_access_token(access, revoke_earlier_access=True)
+
+    tokens = await stores.tokens()
+    assert tokens[earlier.id].revoked_at == NOW + 5  # the new token's issue time
+    assert tokens[access.id].revoked_at is None
+    assert tokens[world.refresh.id].revoked_at is None
+    assert tokens[stranger.id].revoked_at is None
+
+
+async def test_an_access_token_that_cannot_be_stored_revokes_nothing(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
+    clash = stores.new_token(
+        ACCESS, world.user_id, world.client, family_id=family, value_hash=earlier.value_hash
+    )
+
+    with pytest.raises(INTEGRITY_ERRORS):
+        await stores.refresh.add_access_token(clash, revoke_earlier_access=True)
+
+    tokens = await stores.tokens()
+    assert set(tokens) == {world.refresh.id, earlier.id}
+    assert tokens[earlier.id].revoked_at is None
+
+
+def _rotation(stores: Stores, world: World, retired: NewToken) -> tuple[NewToken, NewToken]:
+    successor = stores.new_token(
+        REFRESH, world.user_id, world.client, family_id=retired.family_id, issued_at=NOW + 1
+    )
+    access = stores.new_token(
+        ACCESS, world.user_id, world.client, family_id=retired.family_id, issued_at=NOW + 1
+    )
+    return successor, access
+
+
+async def test_of_two_rotations_of_one_token_the_first_wins_and_the_loser_writes_nothing(
+    stores: Stores, world: World
+) -> None:
+    successor, access = _rotation(stores, world, world.refresh)
+    late_successor, late_access = _rotation(stores, world, world.refresh)
+
+    won = await stores.refresh.rotate(
+        world.refresh.id, 5_000, successor, b"sealed", access, revoke_earlier_access=False
+    )
+    lost = await stores.refresh.rotate(
+        world.refresh.id, 5_001, late_successor, b"late", late_access, revoke_earlier_access=True
+    )
+
+    assert_rotated(won)
+    assert_lost_race(lost)
+    assert set(await stores.tokens()) == {world.refresh.id, successor.id, access.id}
+    retired = await stores.refresh_token(world.client, world.refresh)
+    assert (retired.retired_at_ms, retired.successor_id, retired.successor_value_enc) == (
+        5_000,
+        successor.id,
+        b"sealed",
+    )
+    assert retired.revoked is False
+    stored = await stores.refresh_token(world.client, successor)
+    assert (stored.family_id, stored.retired_at_ms, stored.revoked) == (
+        world.refresh.family_id,
+        None,
+        False,
+    )
+    assert (await stores.tokens())[access.id].revoked_at is None
+
+
+async def test_of_simultaneous_rotations_of_one_token_exactly_one_wins(
+    stores: Stores, world: World
+) -> None:
+    attempts = [_rotation(stores, world, world.refresh) for _ in range(5)]
+
+    results = await asyncio.gather(
+        *(
+            stores.refresh.rotate(
+                world.refresh.id, 5_000 + n, successor, None, access, revoke_earlier_access=True
+            )
+            for n, (successor, access) in enumerate(attempts)
+        )
+    )
+
+    winners = [n for n, result in enumerate(results) if rotation_won(result)]
+    assert len(winners) == 1
+    successor, access = attempts[winners[0]]
+    assert set(await stores.tokens()) == {world.refresh.id, successor.id, access.id}
+    retired = await stores.refresh_token(world.client, world.refresh)
+    assert (retired.retired_at_ms, retired.successor_id) == (5_000 + winners[0], successor.id)
+
+
+async def test_a_revoked_or_unknown_token_cannot_be_rotated(stores: Stores, world: World) -> None:
+    await stores.admin.revoke_token(world.refresh.id, NOW)
+
+    for retired_id in (world.refresh.id, uuid.uuid4()):
+        successor, access = _rotation(stores, world, world.refresh)
+        lost = await stores.refresh.rotate(
+            retired_id, 5_000, successor, None, access, revoke_earlier_access=False
+        )
+        assert_lost_race(lost)
+
+    assert set(await stores.tokens()) == {world.refresh.id}
+    assert (await stores.refresh_token(world.client, world.refresh)).retired_at_ms is None
+
+
+async def test_only_the_newest_retired_tokens_successor_is_kept(
+    stores: Stores, world: World
+) -> None:
+    second, access = _rotation(stores, world, world.refresh)
+    assert_rotated(
+        await stores.refresh.rotate(
+            world.refresh.id, 5_000, second, b"first", access, revoke_earlier_access=False
+        )
+    )
+    third, access = _rotation(stores, world, second)
+
+    assert_rotated(
+        await stores.refresh.rotate(
+            second.id, 6_000, third, b"second", access, revoke_earlier_access=False
+        )
+    )
+
+    first_retired = await stores.refresh_token(world.client, world.refresh)
+    assert (first_retired.successor_id, first_retired.successor_value_enc) == (second.id, None)
+    assert (await stores.refresh_token(world.client, second)).successor_value_enc == b"second"
+
+
+async def test_a_rotation_can_revoke_the_familys_earlier_access_tokens(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
+    successor, access = _rotation(stores, world, world.refresh)
+    assert_rotated(
+        await stores.refresh.rotate(
+            world.refresh.id, 5_000, successor, None, access, revoke_earlier_access=False
+        )
+    )
+    assert (await stores.tokens())[earlier.id].revoked_at is None
+    later, later_access = _rotation(stores, world, successor)
+
+    assert_rotated(
+        await stores.refresh.rotate(
+            successor.id, 6_000, later, None, later_access, revoke_earlier_access=True
+        )
+    )
+
+    tokens = await stores.tokens()
+    assert tokens[earlier.id].revoked_at == NOW + 1  # the new access token's issue time
+    assert tokens[access.id].revoked_at == NOW + 1
+    assert tokens[later_access.id].revoked_at is None
+    assert tokens[later.id].revoked_at is None
+
+
+async def test_a_rotation_whose_tokens_cannot_be_stored_writes_nothing(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
+    successor, _ = _rotation(stores, world, world.refresh)
+    clash = stores.new_token(
+        ACCESS, world.user_id, world.client, family_id=family, value_hash=successor.value_hash
+    )
+
+    with pytest.raises(INTEGRITY_ERRORS):
+        await stores.refresh.rotate(
+            world.refresh.id, 5_000, successor, b"sealed", clash, revoke_earlier_access=True
+        )
+
+    assert set(await stores.tokens()) == {world.refresh.id, earlier.id}
+    assert (await stores.tokens())[earlier.id].revoked_at is None
+    retired = await stores.refresh_token(world.client, world.refresh)
+    assert (retired.retired_at_ms, retired.successor_id, retired.successor_value_enc) == (None,) * 3
+
+
+async def test_revoke_family_counts_the_live_tokens_of_that_family_only(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    successor, access = _rotation(stores, world, world.refresh)
+    assert_rotated(
+        await stores.refresh.rotate(
+            world.refresh.id, 5_000, successor, b"sealed", access, revoke_earlier_access=False
+        )
+    )
+    gone = await stores.seed.token(REFRESH, world.user_id, world.client, family_id=family)
+    await stores.admin.revoke_token(gone.id, NOW - 10)  # revoked earlier, for another reason
+    stranger = await stores.seed.token(REFRESH, world.user_id, world.client)
+
+    assert await stores.refresh.revoke_family(family, NOW + 60) == 3
+    assert await stores.refresh.revoke_family(family, NOW + 90) == 0
+
+    tokens = await stores.tokens()
+    assert {token_id: token.revoked_at for token_id, token in tokens.items()} == {
+        world.refresh.id: NOW + 60,
+        successor.id: NOW + 60,
+        access.id: NOW + 60,
+        gone.id: NOW - 10,
+        stranger.id: None,
+    }
+    retired = await stores.refresh_token(world.client, world.refresh)
+    assert (retired.revoked, retired.revoked_for_reuse, retired.successor_value_enc) == (
+        True,
+        True,
+        None,
+    )
+    assert (await stores.refresh_token(world.client, gone)).revoked_for_reuse is False
+
+
+async def test_a_clients_own_revocation_of_a_family_is_not_for_reuse(
+    stores: Stores, world: World
+) -> None:
+    family = world.refresh.family_id
+    access = await stores.seed.token(ACCESS, world.user_id, world.client, family_id=family)
+
+    assert await stores.revocation.revoke_family(family, NOW + 60) == 2
+
+    assert (await stores.tokens())[access.id].revoked_at == NOW + 60
+    revoked = await stores.refresh_token(world.client, world.refresh)
+    assert (revoked.revoked, revoked.revoked_for_reuse) == (True, False)
