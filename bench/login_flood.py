@@ -14,6 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,19 @@ class FloodOutcome:
             "elapsed_s": self.elapsed_s,
             "statuses": self.statuses,
         }
+
+
+def combine_floods(outcomes: Sequence[FloodOutcome]) -> FloodOutcome:
+    """The floods of several rounds as one: their requests and answers added up."""
+    statuses: Counter[str] = Counter()
+    for outcome in outcomes:
+        statuses.update(outcome.statuses)
+    return FloodOutcome(
+        rate=outcomes[0].rate,
+        offered=sum(outcome.offered for outcome in outcomes),
+        elapsed_s=round(sum(outcome.elapsed_s for outcome in outcomes), 2),
+        statuses=dict(sorted(statuses.items())),
+    )
 
 
 def _login_body(client_id: str, number: int) -> dict[str, Any]:
@@ -163,6 +177,10 @@ def measure_guessing(
     return GuessOutcome(what, round(time.monotonic() - started, 2), dict(sorted(statuses.items())))
 
 
+def _ratio(during: float, alone: float) -> float:
+    return during / alone if alone else float("inf")
+
+
 @dataclass(frozen=True)
 class LoginFloodResult:
     backend: str
@@ -173,6 +191,8 @@ class LoginFloodResult:
     during: LoadResult
     flood: FloodOutcome
     guesses: tuple[GuessOutcome, ...]
+    # (alone, during) of each round, measured one after the other: how noisy the host was.
+    rounds: tuple[tuple[LoadResult, LoadResult], ...] = ()
     min_throughput: float = 0.8
     max_p99: float = 2.0
 
@@ -216,6 +236,15 @@ class LoginFloodResult:
                 "p99": round(self.p99_ratio, 3) if self.alone.p99_ms else None,
             },
             "goal": self.verdict(),
+            "rounds": [
+                {
+                    "alone": alone.as_dict(),
+                    "during_flood": during.as_dict(),
+                    "throughput": round(_ratio(during.requests_per_s, alone.requests_per_s), 3),
+                    "p99": round(_ratio(during.p99_ms, alone.p99_ms), 3),
+                }
+                for alone, during in self.rounds
+            ],
             "guessing": [guess.as_dict() for guess in self.guesses],
         }
 
@@ -244,6 +273,17 @@ def render_login_flood(result: LoginFloodResult, load: str) -> str:
         f"goal: throughput >= {result.min_throughput}x, p99 <= {result.max_p99}x -> "
         f"{result.verdict()}"
     )
+    if len(result.rounds) > 1:
+        lines.append(
+            "rounds (alone -> during flood, req/s; p99 ms): "
+            + "; ".join(
+                f"{alone.requests_per_s:.0f} -> {during.requests_per_s:.0f} "
+                f"({_ratio(during.requests_per_s, alone.requests_per_s):.2f}x), "
+                f"{alone.p99_ms:.0f} -> {during.p99_ms:.0f} "
+                f"({_ratio(during.p99_ms, alone.p99_ms):.2f}x)"
+                for alone, during in result.rounds
+            )
+        )
     for guess in result.guesses:
         lines.append(
             f"guessing {guess.what} from one address for {guess.elapsed_s:g} s: "
