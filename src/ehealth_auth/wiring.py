@@ -194,6 +194,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_concurrency,
         settings.password_hash_queue,
         settings.password_hash_nice,
+        settings.password_hash_rate,
     )
     admin_store = SqlAdminStore(engine)
     admin = AdminService(admin_store, hasher, passwords, clock, policy, work, events)

@@ -9,10 +9,11 @@ could not hold.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
@@ -612,20 +613,27 @@ class FakeFailureCounters:
 
 
 class InlinePasswordWork:
-    """PasswordWork that runs the work in place and counts it; `full` makes it say it has no
-    room, `refuse` makes it refuse work all the same (room gone meanwhile)."""
+    """PasswordWork that runs the work in place and counts it; `full` makes it refuse places."""
 
     def __init__(self) -> None:
         self.runs = 0
-        self.refuse = False
         self.full = False
+        self.reserved = 0  # places held now
 
     def has_room(self) -> bool:
         return not self.full
 
-    async def run(self, work: Callable[[], T]) -> T:
-        if self.refuse:
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[InlinePasswordWork]:
+        if self.full:
             raise ServiceUnavailableError(1, "Too many sign-ins in progress. Try again shortly.")
+        self.reserved += 1
+        try:
+            yield self
+        finally:
+            self.reserved -= 1
+
+    async def run(self, work: Callable[[], T]) -> T:
         self.runs += 1
         return work()
 

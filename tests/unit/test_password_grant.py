@@ -626,16 +626,28 @@ async def test_login_without_room_to_hash_is_refused_with_503_before_anything_is
     assert (db.tokens, db.auth_failures, recording.verified) == ({}, {}, [])
 
 
-async def test_login_whose_hash_is_refused_meanwhile_is_not_counted_as_an_attempt(
-    login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork, db: FakeDatabase
+async def test_login_holds_its_place_in_the_password_work_until_its_verification_is_done(
+    login: PasswordGrant,
+    login_world: LoginWorld,
+    work: InlinePasswordWork,
+    recording: RecordingPasswordHasher,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    work.refuse = True
+    held: list[int] = []
+    verify = recording.verify
 
-    error = await login_fails(login, login_world.params(password="wrong"))
+    def verify_and_note(password_hash: str, password: str) -> bool:
+        held.append(work.reserved)
+        return verify(password_hash, password)
 
-    assert (error.status, error.type) == (503, "service_unavailable")
-    assert counted(db) == {}
-    assert db.tokens == {}
+    monkeypatch.setattr(recording, "verify", verify_and_note)
+
+    await login.handle(login_world.params())
+    await login_fails(login, login_world.params(password="wrong"))
+    await login_fails(login, login_world.params(email="nobody@example.org"))
+
+    assert held == [1, 1, 1]  # one place per login, taken before its lookups
+    assert work.reserved == 0  # and given back, whatever the answer
 
 
 async def test_password_work_runs_every_hash_and_verification(

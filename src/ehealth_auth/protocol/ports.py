@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -37,16 +38,30 @@ class PasswordHasher(Protocol):
 T = TypeVar("T")
 
 
+class ReservedPasswordWork(Protocol):
+    """A place in the password work, taken for one request."""
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """The result of `work`, run in the place taken (never refused)."""
+        ...
+
+
 class PasswordWork(Protocol):
     """Where password hashing runs: off the event loop, a bounded number at once."""
 
     def has_room(self) -> bool:
-        """Whether `run` would take more work now (so a request can be refused before any
-        other work is done for it)."""
+        """Whether `reserve` would take more work now."""
+        ...
+
+    def reserve(self) -> AbstractContextManager[ReservedPasswordWork]:
+        """A place for one request's hashing, taken at once, before the request's other work
+        (its lookups and writes), and given back when the block ends; ServiceUnavailableError at
+        once when there is none."""
         ...
 
     async def run(self, work: Callable[[], T]) -> T:
-        """The result of `work`; ServiceUnavailableError at once when too many are waiting."""
+        """The result of `work` in a place of its own; ServiceUnavailableError at once when
+        there is none."""
         ...
 
 
