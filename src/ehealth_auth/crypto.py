@@ -102,7 +102,9 @@ class BoundedPasswordWork:
     simultaneous admissions may leave it owing for a moment; later requests wait for that too.
 
     The hashing threads run at `nice` (Linux): when the CPU is short, the process's other
-    requests (refresh, verify) come first.
+    requests (refresh, verify) come first. So a hash may wait long for a thread: one that no
+    thread has taken up within `max_wait` seconds (0: no limit) is dropped and refused (503),
+    rather than kept waiting past the client's patience while it holds a place.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class BoundedPasswordWork:
         waiting: int = 4,
         nice: int = 0,
         rate: float = 0.0,
+        max_wait: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._executor = ThreadPoolExecutor(
@@ -122,6 +125,7 @@ class BoundedPasswordWork:
         self._capacity = running + waiting
         self._admitted = 0
         self._rate = rate
+        self._max_wait = max_wait
         self._monotonic = monotonic
         self._tokens = float(self._capacity)
         self._filled_at = monotonic()
@@ -163,10 +167,17 @@ class BoundedPasswordWork:
             return await reserved.run(work)
 
     async def _execute(self, work: Callable[[], T]) -> T:
+        submitted = self._executor.submit(work)
+        result = asyncio.wrap_future(submitted)
+        if self._max_wait:
+            done, _ = await asyncio.wait({result}, timeout=self._max_wait)
+            # Only a hash that has not started can be dropped; a running one is waited for.
+            if not done and submitted.cancel():
+                raise ServiceUnavailableError(1, BUSY_MESSAGE)
         if self._rate:
             self._refill()
-            self._tokens -= 1
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+            self._tokens -= 1  # paid for when it runs (or has run)
+        return await result
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -195,6 +195,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_queue,
         settings.password_hash_nice,
         settings.password_hash_rate,
+        settings.password_hash_max_wait,
     )
     admin_store = SqlAdminStore(engine)
     admin = AdminService(admin_store, hasher, passwords, clock, policy, work, events)

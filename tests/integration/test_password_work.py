@@ -125,3 +125,24 @@ async def test_requests_admitted_together_pay_for_every_hash_they_start() -> Non
         assert await work.run(lambda: 4) == 4
     finally:
         work.close()
+
+
+async def test_a_hash_no_thread_takes_up_in_time_is_dropped_and_refused() -> None:
+    work = BoundedPasswordWork(running=1, waiting=1, max_wait=0.2)
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        # The one thread is busy past the longest wait: the hash behind it never runs.
+        busy = asyncio.ensure_future(work.run(lambda: release.wait(10)))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ServiceUnavailableError) as raised:
+            await work.run(lambda: ran.append("queued"))
+        assert raised.value.headers == {"Retry-After": "1"}
+        release.set()
+        assert await busy is True  # a hash that is running is waited for, however long
+        await work.run(lambda: ran.append("later"))
+        assert ran == ["later"]
+        assert work.has_room()
+    finally:
+        release.set()
+        work.close()

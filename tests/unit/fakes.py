@@ -613,11 +613,13 @@ class FakeFailureCounters:
 
 
 class InlinePasswordWork:
-    """PasswordWork that runs the work in place and counts it; `full` makes it refuse places."""
+    """PasswordWork that runs the work in place and counts it; `full` makes it refuse places,
+    `refuse` makes it refuse the work in a place taken (no thread took it up in time)."""
 
     def __init__(self) -> None:
         self.runs = 0
         self.full = False
+        self.refuse = False
         self.reserved = 0  # places held now
 
     def has_room(self) -> bool:
@@ -634,6 +636,8 @@ class InlinePasswordWork:
             self.reserved -= 1
 
     async def run(self, work: Callable[[], T]) -> T:
+        if self.refuse:
+            raise ServiceUnavailableError(1, "Too many sign-ins in progress. Try again shortly.")
         self.runs += 1
         return work()
 

@@ -626,6 +626,18 @@ async def test_login_without_room_to_hash_is_refused_with_503_before_anything_is
     assert (db.tokens, db.auth_failures, recording.verified) == ({}, {}, [])
 
 
+async def test_login_whose_hash_is_refused_meanwhile_is_not_counted_as_an_attempt(
+    login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork, db: FakeDatabase
+) -> None:
+    work.refuse = True
+
+    error = await login_fails(login, login_world.params(password="wrong"))
+
+    assert (error.status, error.type) == (503, "service_unavailable")
+    assert counted(db) == {}
+    assert db.tokens == {}
+
+
 async def test_login_holds_its_place_in_the_password_work_until_its_verification_is_done(
     login: PasswordGrant,
     login_world: LoginWorld,

@@ -42,7 +42,8 @@ class ReservedPasswordWork(Protocol):
     """A place in the password work, taken for one request."""
 
     async def run(self, work: Callable[[], T]) -> T:
-        """The result of `work`, run in the place taken (never refused)."""
+        """The result of `work`, run in the place taken; ServiceUnavailableError when no
+        thread took it up within the longest wait allowed (it never runs then)."""
         ...
 
 

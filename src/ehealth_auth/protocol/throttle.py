@@ -198,6 +198,12 @@ class FailureThrottle:
             raise TooManyRequestsError(end - now, self._message)
         self._view.note(counts, end)
 
+    async def take_back(self, source: str, target: bytes) -> None:
+        """Uncount an attempt counted ahead of a check that did not happen."""
+        keys = self.keys(source, target)
+        start, end = self._window(self._clock.now())
+        self._view.note(await self._view.counters.add(keys, start, end, -1), end)
+
     async def succeeded(self, source: str, target: bytes) -> None:
         source_key, pair_key, target_key = self.keys(source, target)
         start, end = self._window(self._clock.now())

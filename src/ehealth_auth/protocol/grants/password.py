@@ -27,6 +27,7 @@ from ehealth_auth.protocol.errors import (
     InvalidClientError,
     InvalidEntry,
     Rule,
+    ServiceUnavailableError,
     UserBlockedError,
     ValidationError,
 )
@@ -173,10 +174,14 @@ class PasswordGrant:
         account = account_key(self._hasher, email)
         await self._throttle.check(source, account)
         await self._throttle.count(source, account)
-        dummy = await self._dummy(work)
-        user = await self._users.user_by_email(normalize_email(email))
-        stored = user.password_hash if user else dummy
-        valid = await work.run(lambda: self._passwords.verify(stored, password))
+        try:
+            dummy = await self._dummy(work)
+            user = await self._users.user_by_email(normalize_email(email))
+            stored = user.password_hash if user else dummy
+            valid = await work.run(lambda: self._passwords.verify(stored, password))
+        except ServiceUnavailableError:
+            await self._throttle.take_back(source, account)  # not checked: not an attempt
+            raise
         if user is None or not valid:
             raise AccessDeniedError(INVALID_CREDENTIALS)
         await self._throttle.succeeded(source, account)
