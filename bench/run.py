@@ -11,7 +11,8 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
 - `purge`: with BENCH_PURGE_ROWS expired tokens seeded, the service's refresh is measured
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
 - `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
-  logins (bench/login_flood.py); then guessing from one address is counted.
+  logins (bench/login_flood.py), the two alternating for BENCH_ROUNDS rounds; then guessing
+  from one address is counted.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
