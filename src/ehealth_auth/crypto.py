@@ -170,7 +170,11 @@ class BoundedPasswordWork:
         submitted = self._executor.submit(work)
         result = asyncio.wrap_future(submitted)
         if self._max_wait:
-            done, _ = await asyncio.wait({result}, timeout=self._max_wait)
+            try:
+                done, _ = await asyncio.wait({result}, timeout=self._max_wait)
+            except asyncio.CancelledError:
+                result.cancel()  # a request that is gone leaves no hash waiting behind it
+                raise
             # Only a hash that has not started can be dropped; a running one is waited for.
             if not done and submitted.cancel():
                 raise ServiceUnavailableError(1, BUSY_MESSAGE)

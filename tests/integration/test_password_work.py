@@ -146,3 +146,26 @@ async def test_a_hash_no_thread_takes_up_in_time_is_dropped_and_refused() -> Non
     finally:
         release.set()
         work.close()
+
+
+@pytest.mark.parametrize("max_wait", [0.0, 5.0])
+async def test_the_hash_of_a_request_that_is_gone_never_runs(max_wait: float) -> None:
+    work = BoundedPasswordWork(running=1, waiting=1, max_wait=max_wait)
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        busy = asyncio.ensure_future(work.run(lambda: release.wait(10)))
+        await asyncio.sleep(0.05)
+        queued = asyncio.ensure_future(work.run(lambda: ran.append("queued")))
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        assert work.has_room()  # its place is given back
+        release.set()
+        assert await busy is True
+        await work.run(lambda: ran.append("later"))
+        assert ran == ["later"]
+    finally:
+        release.set()
+        work.close()
