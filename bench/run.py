@@ -11,7 +11,8 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
 - `purge`: with BENCH_PURGE_ROWS expired tokens seeded, the service's refresh is measured
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
 - `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
-  logins (bench/login_flood.py); then guessing from one address is counted.
+  logins (bench/login_flood.py), the two alternating for BENCH_ROUNDS rounds; then guessing
+  from one address is counted.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
@@ -54,8 +55,10 @@ from bench.backends import Backend, BackendError, make_backend
 from bench.config import BenchConfig, ConfigError
 from bench.login_flood import (
     Flood,
+    FloodOutcome,
     GuessOutcome,
     LoginFloodResult,
+    combine_floods,
     measure_guessing,
     render_login_flood,
 )
@@ -417,20 +420,16 @@ def run_purge(
     )
 
 
-def run_login_flood(
+def measure_beside_flood(
     context: Context,
     backend: Backend,
     scenario: LoginFloodScenario,
-    env: Mapping[str, str],
+    target: Target,
     seed: Seed,
-) -> LoginFloodResult:
-    """Refresh alone, then beside the flood (each on a fresh server); then the guessing."""
-    key = env["EHEALTH_AUTH_SECRET_KEY"].encode()
-    inputs = write_inputs(context, backend, scenario, seed, key)
-    target = own_target(scenario, service_spec(scenario, env), inputs)
-    duration = context.config.duration
-    alone = measure(context, backend, scenario, target, "alone")
+) -> tuple[LoadResult, FloodOutcome]:
+    """Like `measure`, with the flood running from a second before the measurement to its end."""
     name = f"{backend.name}/{scenario.name}/flood"
+    duration = context.config.duration
     with serving(context, backend, scenario, target, "flood") as load:
         base_url = load.url.removesuffix(scenario.path)
         flood = Flood(base_url, seed.client_id, scenario.flood_rate)
@@ -441,6 +440,32 @@ def run_login_flood(
             during, _output = run_wrk(load, duration)
         finally:
             outcome = flood.stop()
+    return during, outcome
+
+
+def run_login_flood(
+    context: Context,
+    backend: Backend,
+    scenario: LoginFloodScenario,
+    env: Mapping[str, str],
+    seed: Seed,
+) -> LoginFloodResult:
+    """Refresh alone, then beside the flood (each on a fresh server), alternating for the
+    configured rounds; then the guessing."""
+    key = env["EHEALTH_AUTH_SECRET_KEY"].encode()
+    inputs = write_inputs(context, backend, scenario, seed, key)
+    target = own_target(scenario, service_spec(scenario, env), inputs)
+    config = context.config
+    alones: list[LoadResult] = []
+    durings: list[LoadResult] = []
+    floods: list[FloodOutcome] = []
+    for number in range(1, config.rounds + 1):
+        if config.rounds > 1:
+            _log(f"{backend.name}/{scenario.name}: round {number} of {config.rounds}")
+        alones.append(measure(context, backend, scenario, target, "alone"))
+        during, outcome = measure_beside_flood(context, backend, scenario, target, seed)
+        durings.append(during)
+        floods.append(outcome)
     guesses: list[GuessOutcome] = []
     with serving(context, backend, scenario, target, "guessing") as load:
         base_url = load.url.removesuffix(scenario.path)
@@ -472,10 +497,11 @@ def run_login_flood(
         backend_label=backend.label,
         scenario=scenario.name,
         title=scenario.title,
-        alone=alone,
-        during=during,
-        flood=outcome,
+        alone=combine(alones),
+        during=combine(durings),
+        flood=combine_floods(floods),
         guesses=tuple(guesses),
+        rounds=tuple(zip(alones, durings, strict=True)),
     )
 
 

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -72,17 +74,48 @@ def _lower_thread_priority(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
+class _Reserved:
+    """One admitted request's place in `BoundedPasswordWork`."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: BoundedPasswordWork) -> None:
+        self._owner = owner
+
+    async def run(self, work: Callable[[], T]) -> T:
+        return await self._owner._execute(work)
+
+
 class BoundedPasswordWork:
     """Password hashing on `running` threads of its own, never on the event loop.
 
     argon2 takes tens of milliseconds of CPU and releases the GIL; at most `running` hashes run
-    at once per process and at most `waiting` more wait for a thread. Beyond that the work is
-    refused at once (503 with Retry-After) rather than queued without limit, so a login flood
-    cannot pile up. The hashing threads run at `nice` (Linux): when the CPU is short, the
-    process's other requests (refresh, verify) come first.
+    at once per process and at most `waiting` more requests hold a place for one. A request
+    takes its place (`reserve`) before any other work is done for it, so that when there is none
+    it is refused at once (503 with Retry-After), having cost no lookup and no write: a login
+    flood can neither pile up nor make the process do database work for logins it refuses.
+
+    `rate` (hashes started per second, 0 for no limit) bounds how much CPU password hashing may
+    take from the process's other requests over time, whatever the scheduler does with `nice`:
+    a token bucket holding up to `running + waiting` hashes, refilled at `rate` per second. A
+    request is admitted while the bucket holds a whole hash and pays for each hash it starts, so
+    simultaneous admissions may leave it owing for a moment; later requests wait for that too.
+
+    The hashing threads run at `nice` (Linux): when the CPU is short, the process's other
+    requests (refresh, verify) come first. So a hash may wait long for a thread: one that no
+    thread has taken up within `max_wait` seconds (0: no limit) is dropped and refused (503),
+    rather than kept waiting past the client's patience while it holds a place.
     """
 
-    def __init__(self, running: int = 1, waiting: int = 4, nice: int = 0) -> None:
+    def __init__(
+        self,
+        running: int = 1,
+        waiting: int = 4,
+        nice: int = 0,
+        rate: float = 0.0,
+        max_wait: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._executor = ThreadPoolExecutor(
             max_workers=running,
             thread_name_prefix="argon2",
@@ -91,18 +124,64 @@ class BoundedPasswordWork:
         )
         self._capacity = running + waiting
         self._admitted = 0
+        self._rate = rate
+        self._max_wait = max_wait
+        self._monotonic = monotonic
+        self._tokens = float(self._capacity)
+        self._filled_at = monotonic()
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(
+            float(self._capacity), self._tokens + (now - self._filled_at) * self._rate
+        )
+        self._filled_at = now
+
+    def _wait_for_token(self) -> int:
+        """Seconds until the bucket holds a whole hash again; 0 when it does (or no rate)."""
+        if not self._rate:
+            return 0
+        self._refill()
+        if self._tokens >= 1:
+            return 0
+        return max(1, math.ceil((1 - self._tokens) / self._rate))
 
     def has_room(self) -> bool:
-        return self._admitted < self._capacity
+        return self._admitted < self._capacity and not self._wait_for_token()
 
-    async def run(self, work: Callable[[], T]) -> T:
-        if not self.has_room():
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[_Reserved]:
+        if self._admitted >= self._capacity:
             raise ServiceUnavailableError(1, BUSY_MESSAGE)
+        wait = self._wait_for_token()
+        if wait:
+            raise ServiceUnavailableError(wait, BUSY_MESSAGE)
         self._admitted += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+            yield _Reserved(self)
         finally:
             self._admitted -= 1
+
+    async def run(self, work: Callable[[], T]) -> T:
+        with self.reserve() as reserved:
+            return await reserved.run(work)
+
+    async def _execute(self, work: Callable[[], T]) -> T:
+        submitted = self._executor.submit(work)
+        result = asyncio.wrap_future(submitted)
+        if self._max_wait:
+            try:
+                done, _ = await asyncio.wait({result}, timeout=self._max_wait)
+            except asyncio.CancelledError:
+                result.cancel()  # a request that is gone leaves no hash waiting behind it
+                raise
+            # Only a hash that has not started can be dropped; a running one is waited for.
+            if not done and submitted.cancel():
+                raise ServiceUnavailableError(1, BUSY_MESSAGE)
+        if self._rate:
+            self._refill()
+            self._tokens -= 1  # paid for when it runs (or has run)
+        return await result
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

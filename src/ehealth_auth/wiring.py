@@ -195,6 +195,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_hash_concurrency,
         settings.password_hash_queue,
         settings.password_hash_nice,
+        settings.password_hash_rate,
+        settings.password_hash_max_wait,
     )
     admin_queries, admin_commands = SqlAdminQueries(engine), SqlAdminStore(engine)
     approver = Approver(admin_queries, admin_commands, clock)

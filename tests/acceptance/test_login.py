@@ -17,6 +17,7 @@ from tests.support import World, seed_world, snapshot
 
 WRONG = ("access_denied", "Identity, password combination is wrong.")
 LOCKOUT = {"login_max_failures": 3, "throttle_window": 60}
+BUSY = "Too many sign-ins in progress. Try again shortly."
 
 
 def start_of_a_window(clock: FakeClock, window: int = 60) -> None:
@@ -163,7 +164,8 @@ async def test_lockout_is_per_account_and_success_resets_it(
     assert (await post_login(http, login_body(world))).status_code == 429
 
 
-@pytest.mark.parametrize("setting_overrides", [LOCKOUT])
+# Room for every attempt in the password work, so that only the limits answer.
+@pytest.mark.parametrize("setting_overrides", [{**LOCKOUT, "password_hash_queue": 7}])
 async def test_simultaneous_failures_never_pass_the_limit(
     http: httpx.AsyncClient, world: World
 ) -> None:
@@ -197,3 +199,26 @@ async def test_rejected_logins_change_no_token(
     ):
         assert (await post_login(http, body)).status_code >= 400
     assert (await snapshot(services.engine))["tokens"] == before
+
+
+@pytest.mark.parametrize(
+    "setting_overrides",
+    [{"password_hash_rate": 0.01, "password_hash_concurrency": 1, "password_hash_queue": 1}],
+)
+async def test_beyond_the_password_hash_rate_a_login_is_refused_at_once_and_not_counted(
+    http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    # A burst of two hashes, spent with one more owed: the user's own hash (the world's seeding),
+    # the process's dummy hash and this login's verification.
+    assert (await post_login(http, login_body(world))).status_code == 201
+    async with services.engine.connect() as conn:
+        before = (await conn.execute(sa.select(auth_failures))).all()
+
+    for body in (login_body(world), login_body(world, email="ghost@example.org")):
+        refused = await post_login(http, body)
+        assert_error(refused, 503, "service_unavailable", BUSY)
+        # The hash owed and the next, at 0.01 per second (less the few seconds passed).
+        assert 190 <= int(refused.headers["retry-after"]) <= 200
+
+    async with services.engine.connect() as conn:
+        assert (await conn.execute(sa.select(auth_failures))).all() == before

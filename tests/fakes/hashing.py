@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from ehealth_auth.protocol.errors import ServiceUnavailableError
@@ -88,16 +89,27 @@ class RecordingPasswordHasher(FakePasswordHasher):
 
 
 class InlinePasswordWork:
-    """PasswordWork that runs the work in place and counts it; `full` makes it say it has no
-    room, `refuse` makes it refuse work all the same (room gone meanwhile)."""
+    """PasswordWork that runs the work in place and counts it; `full` makes it refuse places,
+    `refuse` makes it refuse the work in a place taken (no thread took it up in time)."""
 
     def __init__(self) -> None:
         self.runs = 0
-        self.refuse = False
         self.full = False
+        self.refuse = False
+        self.reserved = 0  # places held now
 
     def has_room(self) -> bool:
         return not self.full
+
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[InlinePasswordWork]:
+        if self.full:
+            raise ServiceUnavailableError(1, "Too many sign-ins in progress. Try again shortly.")
+        self.reserved += 1
+        try:
+            yield self
+        finally:
+            self.reserved -= 1
 
     async def run(self, work: Callable[[], T]) -> T:
         if self.refuse:

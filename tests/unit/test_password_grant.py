@@ -634,6 +634,30 @@ async def test_login_whose_hash_is_refused_meanwhile_is_not_counted_as_an_attemp
     assert db.tokens == {}
 
 
+async def test_login_holds_its_place_in_the_password_work_until_its_verification_is_done(
+    login: PasswordGrant,
+    login_world: LoginWorld,
+    work: InlinePasswordWork,
+    recording: RecordingPasswordHasher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    held: list[int] = []
+    verify = recording.verify
+
+    def verify_and_note(password_hash: str, password: str) -> bool:
+        held.append(work.reserved)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(recording, "verify", verify_and_note)
+
+    await login.handle(login_world.params())
+    await login_fails(login, login_world.params(password="wrong"))
+    await login_fails(login, login_world.params(email="nobody@example.org"))
+
+    assert held == [1, 1, 1]  # one place per login, taken before its lookups
+    assert work.reserved == 0  # and given back, whatever the answer
+
+
 async def test_password_work_runs_every_hash_and_verification(
     login: PasswordGrant, login_world: LoginWorld, work: InlinePasswordWork
 ) -> None:

@@ -11,6 +11,7 @@ model.py (tokens) and records.py (clients, users, approvals, counters).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -61,16 +62,31 @@ class PasswordHasher(Protocol):
 T = TypeVar("T")
 
 
+class ReservedPasswordWork(Protocol):
+    """A place in the password work, taken for one request."""
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """The result of `work`, run in the place taken; ServiceUnavailableError when no
+        thread took it up within the longest wait allowed (it never runs then)."""
+        ...
+
+
 class PasswordWork(Protocol):
     """Where password hashing runs: off the event loop, a bounded number at once."""
 
     def has_room(self) -> bool:
-        """Whether `run` would take more work now (so a request can be refused before any
-        other work is done for it)."""
+        """Whether `reserve` would take more work now."""
+        ...
+
+    def reserve(self) -> AbstractContextManager[ReservedPasswordWork]:
+        """A place for one request's hashing, taken at once, before the request's other work
+        (its lookups and writes), and given back when the block ends; ServiceUnavailableError at
+        once when there is none."""
         ...
 
     async def run(self, work: Callable[[], T]) -> T:
-        """The result of `work`; ServiceUnavailableError at once when too many are waiting."""
+        """The result of `work` in a place of its own; ServiceUnavailableError at once when
+        there is none."""
         ...
 
 

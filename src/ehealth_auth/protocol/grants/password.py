@@ -8,7 +8,8 @@ scope beyond `app:authorize`. Unknown emails and wrong passwords get one answer 
 work: a password is always verified, against a dummy hash when there is no user, and attempts
 are counted per email whether or not an account has it, so neither the answer nor the 429 tells
 which emails exist. Password hashing runs through `PasswordWork`: never on the event loop, a
-bounded number at once.
+bounded number at once, and a login takes its place there before any lookup, so that one refused
+for want of a place (503) costs no database work.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ehealth_auth.protocol.ports import (
     Events,
     PasswordHasher,
     PasswordWork,
+    ReservedPasswordWork,
     SecretHasher,
     TokenWriter,
     UserDirectory,
@@ -52,7 +54,6 @@ INVALID_CREDENTIALS = "Identity, password combination is wrong."
 UNKNOWN_CLIENT = "Invalid client id."
 APP_AUTHORIZE = "app:authorize"
 NOT_APPROVED = "Scope is not approved by the user for this client: {}."
-BUSY = "Too many sign-ins in progress. Try again shortly."
 
 
 def _not_approved(missing: list[str]) -> ValidationError:
@@ -112,16 +113,17 @@ class PasswordGrant:
         own `scope` field, not `requested_scope`."""
         del requested_scope
         fields = require_strings(params, _FIELDS, "$.token")
-        if not self._work.has_room():
-            raise ServiceUnavailableError(1, BUSY)  # before any other work for it
-        client_id = parse_uuid(fields["client_id"])
-        client = None if client_id is None else await self._clients.client_profile(client_id)
-        if client is None:
-            raise InvalidClientError(UNKNOWN_CLIENT)
-        if client.is_blocked:
-            raise InvalidClientError("Client is blocked.")
-        scope = check_ceiling(fields["scope"], client.type_scope, "$.token.scope")
-        user_id = await self.verify_credentials(fields["email"], fields["password"], source)
+        # The place for its hashing is taken before any other work for it: a login refused for
+        # want of one (503) has cost no lookup and no write.
+        with self._work.reserve() as work:
+            client_id = parse_uuid(fields["client_id"])
+            client = None if client_id is None else await self._clients.client_profile(client_id)
+            if client is None:
+                raise InvalidClientError(UNKNOWN_CLIENT)
+            if client.is_blocked:
+                raise InvalidClientError("Client is blocked.")
+            scope = check_ceiling(fields["scope"], client.type_scope, "$.token.scope")
+            user_id = await self._verify(work, fields["email"], fields["password"], source)
         beyond = [item for item in scopes.parse(scope) if item != APP_AUTHORIZE]
         if beyond:
             # A login token must not carry what the user never approved for this client.
@@ -155,16 +157,20 @@ class PasswordGrant:
         user is not blocked. The attempt is counted before the password is checked (so that
         simultaneous guesses cannot pass the limits) and taken back when the password is right.
         """
+        with self._work.reserve() as work:  # 503 at once, before any other work for it
+            return await self._verify(work, email, password, source)
+
+    async def _verify(
+        self, work: ReservedPasswordWork, email: str, password: str, source: str
+    ) -> UUID:
         account = account_key(self._hasher, email)
         await self._throttle.check(source, account)
-        if not self._work.has_room():
-            raise ServiceUnavailableError(1, BUSY)  # before any other work for it
         await self._throttle.count(source, account)
         try:
-            dummy = await self._dummy()
+            dummy = await self._dummy(work)
             user = await self._users.user_by_email(normalize_email(email))
             stored = user.password_hash if user else dummy
-            valid = await self._work.run(lambda: self._passwords.verify(stored, password))
+            valid = await work.run(lambda: self._passwords.verify(stored, password))
         except ServiceUnavailableError:
             await self._throttle.take_back(source, account)  # not checked: not an attempt
             raise
@@ -175,12 +181,12 @@ class PasswordGrant:
             raise UserBlockedError()
         return user.id
 
-    async def _dummy(self) -> str:
+    async def _dummy(self, work: ReservedPasswordWork) -> str:
         # Made on the first login of the process, whoever it is for, so that its cost tells
         # nothing about the email either.
         async with self._dummy_made:  # once, however many logins arrive together
             if self._dummy_hash is None:
-                self._dummy_hash = await self._work.run(
+                self._dummy_hash = await work.run(
                     lambda: self._passwords.hash(secrets.token_urlsafe(16))
                 )
             return self._dummy_hash
