@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -9,9 +10,11 @@ import sqlalchemy as sa
 
 from ehealth_auth.crypto import HmacSecretHasher
 from ehealth_auth.protocol.errors import ConflictError, NotFoundError, ValidationError
-from ehealth_auth.protocol.model import TokenName
+from ehealth_auth.protocol.model import LostRace, NewToken, Rotated, StoredRefreshToken, TokenName
+from ehealth_auth.protocol.tokens import mint
+from ehealth_auth.storage.refresh_store import SqlRefreshStore
+from ehealth_auth.storage.rows import token_row
 from ehealth_auth.storage.tables import tokens, users
-from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.wiring import Services
 from tests.support import TEST_SECRET_KEY, MutableClock, World, seed_world
 
@@ -19,7 +22,7 @@ HASHER = HmacSecretHasher(TEST_SECRET_KEY.encode())
 
 
 async def test_refresh_context_for_live_token(services: Services, world: World) -> None:
-    store = SqlRefreshGrantStore(services.driver)
+    store = SqlRefreshStore(services.driver)
     context = await store.load_refresh_context(
         world.client_id, HASHER.digest(world.client_secret), HASHER.digest(world.refresh_token)
     )
@@ -38,7 +41,7 @@ async def test_refresh_context_for_live_token(services: Services, world: World) 
 async def test_refresh_context_without_matching_secret_is_none(
     services: Services, world: World
 ) -> None:
-    store = SqlRefreshGrantStore(services.driver)
+    store = SqlRefreshStore(services.driver)
     assert (
         await store.load_refresh_context(
             world.client_id, HASHER.digest("wrong"), HASHER.digest(world.refresh_token)
@@ -56,7 +59,7 @@ async def test_refresh_context_without_matching_secret_is_none(
 async def test_refresh_context_unknown_token_keeps_client_row(
     services: Services, world: World
 ) -> None:
-    store = SqlRefreshGrantStore(services.driver)
+    store = SqlRefreshStore(services.driver)
     context = await store.load_refresh_context(
         world.client_id, HASHER.digest(world.client_secret), HASHER.digest("nope")
     )
@@ -69,7 +72,7 @@ async def test_refresh_context_approval_is_for_the_calling_client(
     services: Services, world: World
 ) -> None:
     other = await seed_world(services.admin, tag="b", client_type=world.client_type)
-    store = SqlRefreshGrantStore(services.driver)
+    store = SqlRefreshStore(services.driver)
     # World's client presents the other client's token: the user of that token has no
     # approval for world's client.
     context = await store.load_refresh_context(
@@ -79,6 +82,121 @@ async def test_refresh_context_approval_is_for_the_calling_client(
     assert context.token is not None
     assert context.token.client_id == other.client_id
     assert context.approval_scope is None
+
+
+async def _presented(store: SqlRefreshStore, world: World) -> StoredRefreshToken:
+    context = await store.load_refresh_context(
+        world.client_id, HASHER.digest(world.client_secret), HASHER.digest(world.refresh_token)
+    )
+    assert context is not None
+    assert context.token is not None
+    return context.token
+
+
+def _successor_and_access(token: StoredRefreshToken, now: int) -> tuple[NewToken, NewToken]:
+    minted = [
+        mint(
+            HASHER,
+            name=name,
+            now=now,
+            ttl=3600,
+            user_id=token.user_id,
+            client_id=token.client_id,
+            scope="employee:read",
+            details={"client_id": str(token.client_id), "scope": "employee:read"},
+            family_id=token.family_id,
+            parent_id=token.id,
+        ).record
+        for name in (TokenName.REFRESH_TOKEN, TokenName.ACCESS_TOKEN)
+    ]
+    return minted[0], minted[1]
+
+
+async def _token_ids(services: Services) -> set[uuid.UUID]:
+    async with services.engine.connect() as conn:
+        return set((await conn.scalars(sa.select(tokens.c.id))).all())
+
+
+async def test_rotation_that_loses_its_race_reads_the_token_as_the_winner_left_it(
+    services: Services, world: World, clock: MutableClock
+) -> None:
+    store = SqlRefreshStore(services.driver)
+    presented = await _presented(store, world)
+    winner = _successor_and_access(presented, clock.now())
+    loser = _successor_and_access(presented, clock.now())
+
+    won = await store.rotate(
+        presented.id, 1_000, winner[0], b"sealed", winner[1], revoke_earlier_access=False
+    )
+    before = await _token_ids(services)
+    lost = await store.rotate(
+        presented.id, 2_000, loser[0], None, loser[1], revoke_earlier_access=False
+    )
+
+    assert won == Rotated()
+    assert lost == LostRace(
+        dataclasses.replace(
+            presented, retired_at_ms=1_000, successor_id=winner[0].id, successor_value_enc=b"sealed"
+        )
+    )
+    assert isinstance(lost.token.successor_id, uuid.UUID)
+    assert await _token_ids(services) == before  # the loser wrote nothing
+
+
+async def test_rotation_of_a_token_revoked_since_it_was_presented_is_a_lost_race(
+    services: Services, world: World, clock: MutableClock
+) -> None:
+    store = SqlRefreshStore(services.driver)
+    presented = await _presented(store, world)
+    await store.revoke_family(presented.family_id, clock.now())
+    successor, access = _successor_and_access(presented, clock.now())
+
+    lost = await store.rotate(
+        presented.id, 1_000, successor, None, access, revoke_earlier_access=False
+    )
+
+    assert lost == LostRace(dataclasses.replace(presented, revoked=True, revoked_for_reuse=True))
+
+
+async def test_rotation_of_a_token_deleted_since_it_was_presented_answers_it_revoked(
+    services: Services, world: World, clock: MutableClock
+) -> None:
+    store = SqlRefreshStore(services.driver)
+    presented = await _presented(store, world)
+    async with services.engine.begin() as conn:
+        await conn.execute(tokens.delete().where(tokens.c.id == presented.id))
+    successor, access = _successor_and_access(presented, clock.now())
+
+    lost = await store.rotate(
+        presented.id, 1_000, successor, None, access, revoke_earlier_access=False
+    )
+
+    assert isinstance(lost, LostRace)
+    assert (lost.token.id, lost.token.family_id, lost.token.revoked) == (
+        presented.id,
+        presented.family_id,
+        True,
+    )
+    assert lost.token.retired_at_ms is None
+
+
+async def test_driver_and_engine_store_the_same_row_for_a_token(
+    services: Services, world: World, clock: MutableClock
+) -> None:
+    store = SqlRefreshStore(services.driver)
+    presented = await _presented(store, world)
+    _, by_driver = _successor_and_access(presented, clock.now())
+    _, by_engine = _successor_and_access(presented, clock.now())
+
+    await store.add_access_token(by_driver, revoke_earlier_access=False)
+    async with services.engine.begin() as conn:
+        await conn.execute(tokens.insert(), token_row(by_engine))
+
+    columns = [tokens.c[name] for name in token_row(by_driver)]
+    async with services.engine.connect() as conn:
+        for token in (by_driver, by_engine):
+            row = (await conn.execute(sa.select(*columns).where(tokens.c.id == token.id))).one()
+            assert {**row._mapping, "value_hash": bytes(row.value_hash)} == token_row(token)
 
 
 async def test_revocations_mark_only_the_targeted_tokens(

@@ -18,17 +18,20 @@ from typing import TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.errors import ConflictError, ServiceUnavailableError
-from ehealth_auth.protocol.flow_ports import (
-    Bearer,
-    ClientProfile,
+from ehealth_auth.protocol.flow_ports import Bearer, ClientProfile, LoginUser
+from ehealth_auth.protocol.model import (
     CodeContext,
-    LoginUser,
+    IssuedToken,
+    LostRace,
+    NewToken,
+    RefreshContext,
+    Rotated,
     StoredCode,
+    StoredRefreshToken,
+    TokenName,
 )
-from ehealth_auth.protocol.model import IssuedToken, NewToken, TokenName
 from ehealth_auth.protocol.oauth.revocation import RevocableToken
 from ehealth_auth.protocol.paging import Page, PageRequest
-from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
     ClientDetails,
@@ -308,7 +311,7 @@ class InterleavingStore:
 
 
 class FakeRefreshGrantStore(InterleavingStore):
-    """The RefreshGrantStore port, mirroring `SqlRefreshGrantStore`."""
+    """The RefreshGrantStore port, mirroring `SqlRefreshStore`."""
 
     def __init__(self, db: FakeDatabase) -> None:
         super().__init__(db)
@@ -386,12 +389,28 @@ class FakeRefreshGrantStore(InterleavingStore):
         access: NewToken,
         *,
         revoke_earlier_access: bool,
-    ) -> bool:
+    ) -> Rotated | LostRace:
         await self._interleaved("rotate")
-        retired = self.db.tokens.get(retired_id)
-        # The conditional UPDATE: only a live, not yet retired token can be retired.
-        if retired is None or retired.retired_at_ms is not None or retired.revoked_at is not None:
-            return False
+        retired = self.db.tokens[retired_id]
+        # The conditional UPDATE: only a live, not yet retired token can be retired. The loser
+        # reads the token back as the winner left it.
+        if retired.retired_at_ms is not None or retired.revoked_at is not None:
+            token = retired.token
+            return LostRace(
+                StoredRefreshToken(
+                    id=token.id,
+                    client_id=token.client_id,
+                    user_id=token.user_id,
+                    expires_at=token.expires_at,
+                    revoked=retired.revoked_at is not None,
+                    family_id=token.family_id,
+                    retired_at_ms=retired.retired_at_ms,
+                    successor_id=retired.successor_id,
+                    successor_value_enc=retired.successor_value_enc,
+                    revoked_for_reuse=retired.revoked_for_reuse,
+                    connection_id=token.connection_id,
+                )
+            )
         retired.retired_at_ms = retired_at_ms
         retired.successor_id = successor.id
         retired.successor_value_enc = successor_value_enc
@@ -403,7 +422,7 @@ class FakeRefreshGrantStore(InterleavingStore):
             self.db.revoke_earlier_access(access)
         self.db.insert_token(successor)
         self.db.insert_token(access)
-        return True
+        return Rotated()
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
         await self._interleaved("revoke_family")

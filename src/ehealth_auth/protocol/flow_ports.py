@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from ehealth_auth.protocol.model import NewToken
+from ehealth_auth.protocol.model import CodeContext, NewToken
 
 
 @dataclass(frozen=True)
@@ -69,36 +69,6 @@ class Bearer:
 
 class BearerLookup(Protocol):
     async def bearer(self, token_hash: bytes) -> Bearer | None: ...
-
-
-@dataclass(frozen=True)
-class StoredCode:
-    id: UUID
-    client_id: UUID
-    user_id: UUID
-    connection_id: UUID | None
-    scope: str
-    expires_at: int
-    revoked: bool
-    consumed: bool
-    family_id: UUID
-    redirect_uri: str
-    code_challenge: str | None
-
-
-@dataclass(frozen=True)
-class CodeContext:
-    """Everything the code exchange checks, read in one step (like RefreshContext).
-
-    `code` is None when no authorization code has the presented hash; `user_blocked` and
-    `approval_scope` describe the code's user and that user's approval for the calling client.
-    """
-
-    connection_id: UUID
-    client_blocked: bool
-    code: StoredCode | None
-    user_blocked: bool
-    approval_scope: str | None
 
 
 class CodeStore(Protocol):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from ehealth_auth.protocol.model import NewToken
+from ehealth_auth.protocol.model import LostRace, NewToken, RefreshContext, Rotated
 
 
 class Clock(Protocol):
@@ -63,36 +62,6 @@ class SuccessorCipher(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class StoredRefreshToken:
-    id: UUID
-    client_id: UUID
-    user_id: UUID
-    expires_at: int
-    revoked: bool
-    family_id: UUID
-    retired_at_ms: int | None = None
-    successor_id: UUID | None = None
-    successor_value_enc: bytes | None = None
-    revoked_for_reuse: bool = False  # its family was revoked because a token of it was reused
-    connection_id: UUID | None = None  # None for an operator's mint
-
-
-@dataclass(frozen=True)
-class RefreshContext:
-    """Everything checks 6-11 of CONTRACT §2 need, read in one step.
-
-    `token` is None when no refresh token has the presented hash; `user_blocked` and
-    `approval_scope` describe the token's user and that user's approval for the calling client.
-    """
-
-    connection_id: UUID
-    client_blocked: bool
-    token: StoredRefreshToken | None
-    user_blocked: bool
-    approval_scope: str | None
-
-
 class RefreshGrantStore(Protocol):
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
@@ -113,10 +82,10 @@ class RefreshGrantStore(Protocol):
         access: NewToken,
         *,
         revoke_earlier_access: bool,
-    ) -> bool:
+    ) -> Rotated | LostRace:
         """Retire the presented refresh token and store its successor and the access token, in
-        one transaction. False, with nothing written, when the token was already retired or
-        revoked: the request lost a race."""
+        one transaction. `LostRace`, with nothing written, when the token was already retired
+        or revoked: it carries the token as the request that won left it."""
         ...
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
