@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -96,7 +97,7 @@ StoredT = TypeVar("StoredT", bound=StoredGrant)
 
 
 @dataclass(frozen=True, kw_only=True)
-class GrantContext(Generic[StoredT]):
+class GrantContext(ABC, Generic[StoredT]):
     """Everything a grant checks, read in one step: the connection whose secret matched, its
     client's blocked flag, the presented item (`stored`: None when nothing of the grant's kind
     has the presented hash), and that item's user's blocked flag and approval scope for the
@@ -108,8 +109,9 @@ class GrantContext(Generic[StoredT]):
     approval_scope: str | None
 
     @property
+    @abstractmethod
     def stored(self) -> StoredT | None:
-        raise NotImplementedError
+        """The presented item, under the name its grant gives it."""
 
 
 @dataclass(frozen=True, kw_only=True)
