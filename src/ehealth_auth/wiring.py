@@ -54,8 +54,8 @@ from ehealth_auth.storage.migrate import current_revision, head_revision
 from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
 from ehealth_auth.storage.outage import OutageMonitor
 from ehealth_auth.storage.purge_store import SqlPurgeStore
+from ehealth_auth.storage.refresh_store import SqlRefreshStore
 from ehealth_auth.storage.throttle_store import SqlFailureCounters
-from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_cache import VerifyResultCache
 from ehealth_auth.storage.verify_listener import MAX_LAG, VerifyInvalidationListener
 from ehealth_auth.storage.verify_store import SqlVerifyStore
@@ -178,7 +178,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lambda _context: metrics.database_errors.labels("engine").inc(),
     )
     refresh = RefreshTokenGrant(
-        SqlRefreshGrantStore(driver),
+        SqlRefreshStore(driver),
         hasher,
         clock,
         policy,

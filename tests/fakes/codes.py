@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ehealth_auth.protocol.flow_ports import (
-    CodeContext,
-    StoredCode,
-)
-from ehealth_auth.protocol.model import NewToken, TokenName
+from ehealth_auth.protocol.model import CodeContext, NewToken, StoredCode, TokenName
 from tests.fakes.database import FakeDatabase, InterleavingStore
 
 

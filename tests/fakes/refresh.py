@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ehealth_auth.protocol.model import NewToken, TokenName
-from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
+from ehealth_auth.protocol.model import (
+    LostRace,
+    NewToken,
+    RefreshContext,
+    Rotated,
+    StoredRefreshToken,
+    TokenName,
+)
 from tests.fakes.database import FakeDatabase, InterleavingStore
 
 
 class FakeRefreshGrantStore(InterleavingStore):
-    """The RefreshGrantStore port, mirroring `SqlRefreshGrantStore`."""
+    """The RefreshGrantStore port, mirroring `SqlRefreshStore`."""
 
     def __init__(self, db: FakeDatabase) -> None:
         super().__init__(db)
@@ -89,17 +95,41 @@ class FakeRefreshGrantStore(InterleavingStore):
         access: NewToken,
         *,
         revoke_earlier_access: bool,
-    ) -> bool:
+    ) -> Rotated | LostRace:
         await self._interleaved("rotate")
         with self.db.transaction():
             retired = self.db.tokens.get(retired_id)
-            # The conditional UPDATE: only a live, not yet retired token can be retired.
-            if (
-                retired is None
-                or retired.retired_at_ms is not None
-                or retired.revoked_at is not None
-            ):
-                return False
+            # The conditional UPDATE: only a live, not yet retired token can be retired. The
+            # loser reads the token back as the winner left it; a deleted one is revoked.
+            if retired is None:
+                return LostRace(
+                    StoredRefreshToken(
+                        id=retired_id,
+                        client_id=successor.client_id,
+                        user_id=successor.user_id,
+                        expires_at=0,
+                        revoked=True,
+                        family_id=successor.family_id,
+                        connection_id=successor.connection_id,
+                    )
+                )
+            if retired.retired_at_ms is not None or retired.revoked_at is not None:
+                token = retired.token
+                return LostRace(
+                    StoredRefreshToken(
+                        id=token.id,
+                        client_id=token.client_id,
+                        user_id=token.user_id,
+                        expires_at=token.expires_at,
+                        revoked=retired.revoked_at is not None,
+                        family_id=token.family_id,
+                        retired_at_ms=retired.retired_at_ms,
+                        successor_id=retired.successor_id,
+                        successor_value_enc=retired.successor_value_enc,
+                        revoked_for_reuse=retired.revoked_for_reuse,
+                        connection_id=token.connection_id,
+                    )
+                )
             retired.retired_at_ms = retired_at_ms
             retired.successor_id = successor.id
             retired.successor_value_enc = successor_value_enc
@@ -111,7 +141,7 @@ class FakeRefreshGrantStore(InterleavingStore):
                 self.db.revoke_earlier_access(access)
             self.db.insert_token(successor)
             self.db.insert_token(access)
-        return True
+        return Rotated()
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
         await self._interleaved("revoke_family")

@@ -11,8 +11,7 @@ import pytest
 
 from ehealth_auth.protocol.errors import InvalidGrantError, ServiceError, ValidationError
 from ehealth_auth.protocol.grants.refresh_token import RefreshTokenGrant, ValidRefresh
-from ehealth_auth.protocol.model import TokenName
-from ehealth_auth.protocol.ports import StoredRefreshToken
+from ehealth_auth.protocol.model import StoredRefreshToken, TokenName
 from tests.fakes import FakeClock, FakeDatabase, FakeRefreshGrantStore, sha256
 from tests.unit.builders import APPROVAL_SCOPE, World, add_approval, add_connection, add_token
 from tests.unit.conftest import POLICY

@@ -6,8 +6,10 @@ Clients, users, approvals and the throttle's counters are in records.py.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.scope import parse
@@ -119,3 +121,93 @@ class RevocableToken:
     name: str
     client_id: UUID
     family_id: UUID
+
+
+# The grants' view of a presented refresh token or authorization code. Both grants read the
+# same context (CONTRACT §2 checks 5-11, §3), so the twins share one shape.
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredGrant:
+    """What every grant checks about the presented token or code, as stored."""
+
+    id: UUID
+    client_id: UUID
+    user_id: UUID
+    expires_at: int
+    revoked: bool
+    family_id: UUID
+    connection_id: UUID | None = None  # None for an operator's mint
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredRefreshToken(StoredGrant):
+    retired_at_ms: int | None = None
+    successor_id: UUID | None = None
+    successor_value_enc: bytes | None = None
+    revoked_for_reuse: bool = False  # its family was revoked because a token of it was reused
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredCode(StoredGrant):
+    scope: str
+    consumed: bool
+    redirect_uri: str
+    code_challenge: str | None
+
+
+StoredT = TypeVar("StoredT", bound=StoredGrant)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantContext(ABC, Generic[StoredT]):
+    """Everything a grant checks, read in one step: the connection whose secret matched, its
+    client's blocked flag, the presented item (`stored`: None when nothing of the grant's kind
+    has the presented hash), and that item's user's blocked flag and approval scope for the
+    calling client."""
+
+    connection_id: UUID
+    client_blocked: bool
+    user_blocked: bool
+    approval_scope: str | None
+
+    @property
+    @abstractmethod
+    def stored(self) -> StoredT | None:
+        """The presented item, under the name its grant gives it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefreshContext(GrantContext[StoredRefreshToken]):
+    """The context of a refresh (CONTRACT §2 checks 6-11)."""
+
+    token: StoredRefreshToken | None
+
+    @property
+    def stored(self) -> StoredRefreshToken | None:
+        return self.token
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeContext(GrantContext[StoredCode]):
+    """The context of a code exchange (CONTRACT §3)."""
+
+    code: StoredCode | None
+
+    @property
+    def stored(self) -> StoredCode | None:
+        return self.code
+
+
+@dataclass(frozen=True)
+class Rotated:
+    """A rotation that retired the presented token and stored its successor."""
+
+
+@dataclass(frozen=True)
+class LostRace:
+    """A rotation that found the presented token already retired or revoked: nothing was
+    written. `token` is the presented token as the winner left it, read in the same
+    transaction after the retiring update touched no row."""
+
+    token: StoredRefreshToken

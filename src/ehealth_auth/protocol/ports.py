@@ -12,12 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from ehealth_auth.protocol.events import Event
-from ehealth_auth.protocol.model import Bearer, NewToken, RevocableToken, VerifyContext
+from ehealth_auth.protocol.model import (
+    Bearer,
+    CodeContext,
+    LostRace,
+    NewToken,
+    RefreshContext,
+    RevocableToken,
+    Rotated,
+    VerifyContext,
+)
 from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
@@ -112,40 +120,23 @@ class Events(Protocol):
     def emit(self, event: Event) -> None: ...
 
 
+# ----------------------------------------------------------------- shared token capabilities
+
+
+class TokenAdder(Protocol):
+    async def add_token(self, token: NewToken) -> None: ...
+
+
+class FamilyRevoker(Protocol):
+    async def revoke_family(self, family_id: UUID, now: int) -> int:
+        """Revoke every live token descended from one authorization; returns how many."""
+        ...
+
+
 # ------------------------------------------------------------------------------------ grants
 
 
-@dataclass(frozen=True)
-class StoredRefreshToken:
-    id: UUID
-    client_id: UUID
-    user_id: UUID
-    expires_at: int
-    revoked: bool
-    family_id: UUID
-    retired_at_ms: int | None = None
-    successor_id: UUID | None = None
-    successor_value_enc: bytes | None = None
-    revoked_for_reuse: bool = False  # its family was revoked because a token of it was reused
-    connection_id: UUID | None = None  # None for an operator's mint
-
-
-@dataclass(frozen=True)
-class RefreshContext:
-    """Everything checks 6-11 of CONTRACT §2 need, read in one step.
-
-    `token` is None when no refresh token has the presented hash; `user_blocked` and
-    `approval_scope` describe the token's user and that user's approval for the calling client.
-    """
-
-    connection_id: UUID
-    client_blocked: bool
-    token: StoredRefreshToken | None
-    user_blocked: bool
-    approval_scope: str | None
-
-
-class RefreshGrantStore(Protocol):
+class RefreshGrantStore(FamilyRevoker, Protocol):
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
     ) -> RefreshContext | None:
@@ -165,27 +156,25 @@ class RefreshGrantStore(Protocol):
         access: NewToken,
         *,
         revoke_earlier_access: bool,
-    ) -> bool:
+    ) -> Rotated | LostRace:
         """Retire the presented refresh token and store its successor and the access token, in
-        one transaction. False, with nothing written, when the token was already retired or
-        revoked: the request lost a race."""
-        ...
-
-    async def revoke_family(self, family_id: UUID, now: int) -> int:
-        """Revoke every live token descended from one authorization; returns how many."""
+        one transaction. `LostRace`, with nothing written, when the token was already retired
+        or revoked: it carries the token as the request that won left it."""
         ...
 
 
-# ----------------------------------------------------------------- shared token capabilities
+class CodeStore(FamilyRevoker, Protocol):
+    async def load_code_context(
+        self, client_id: UUID, secret_hash: bytes, code_hash: bytes
+    ) -> CodeContext | None:
+        """The context, or None when no connection of the client has that secret."""
+        ...
 
-
-class TokenAdder(Protocol):
-    async def add_token(self, token: NewToken) -> None: ...
-
-
-class FamilyRevoker(Protocol):
-    async def revoke_family(self, family_id: UUID, now: int) -> int:
-        """Revoke every live token descended from one authorization; returns how many."""
+    async def consume_code(
+        self, code_id: UUID, consumed_at_ms: int, refresh: NewToken, access: NewToken
+    ) -> bool:
+        """Mark the code used and store the tokens issued for it, in one transaction. False,
+        with nothing written, when the code was already used or revoked."""
         ...
 
 

@@ -9,27 +9,14 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from ehealth_auth.protocol.flow_ports import CodeContext, StoredCode
-from ehealth_auth.protocol.model import NewToken, TokenName
+from ehealth_auth.protocol.model import CodeContext, NewToken, TokenName
 from ehealth_auth.storage.driver import Driver
+from ehealth_auth.storage.refresh_store import TokenWrites, grant_context_query
 from ehealth_auth.storage.retry import retrying
+from ehealth_auth.storage.rows import CODE_COLUMNS, REUSE, code_context
 from ehealth_auth.storage.tables import tokens
-from ehealth_auth.storage.token_store import REUSE, TokenWrites, grant_context_query
 
-_LOAD_CODE_CONTEXT = grant_context_query(
-    TokenName.AUTHORIZATION_CODE,
-    tokens.c.id,
-    tokens.c.client_id,
-    tokens.c.user_id,
-    tokens.c.connection_id,
-    tokens.c.scope,
-    tokens.c.expires_at,
-    tokens.c.revoked_at,
-    tokens.c.retired_at_ms,
-    tokens.c.family_id,
-    tokens.c.redirect_uri,
-    tokens.c.code_challenge,
-)
+_LOAD_CODE_CONTEXT = grant_context_query(TokenName.AUTHORIZATION_CODE, *CODE_COLUMNS)
 
 # The conditional update that makes a code single-use: of simultaneous exchanges, one wins.
 _CONSUME = (
@@ -55,46 +42,13 @@ class SqlCodeStore:
     ) -> CodeContext | None:
         row = await self._driver.fetchrow(
             self._load,
-            {
-                "client_id": self._driver.uuid(client_id),
-                "secret_hash": secret_hash,
-                "token_hash": code_hash,
-            },
+            {"client_id": client_id, "secret_hash": secret_hash, "token_hash": code_hash},
         )
-        if row is None:
-            return None
-        read_uuid = self._driver.read_uuid
-        (connection_id, client_blocked, code_id, code_client, code_user, code_connection) = row[:6]
-        (scope, expires_at, revoked_at, retired_at_ms, family_id, redirect_uri) = row[6:12]
-        (code_challenge, user_blocked, approval_scope) = row[12:]
-        code = None
-        if code_id is not None:
-            code = StoredCode(
-                id=read_uuid(code_id),
-                client_id=read_uuid(code_client),
-                user_id=read_uuid(code_user),
-                connection_id=None if code_connection is None else read_uuid(code_connection),
-                scope=scope,
-                expires_at=expires_at,
-                revoked=revoked_at is not None,
-                consumed=retired_at_ms is not None,
-                family_id=read_uuid(family_id),
-                redirect_uri=redirect_uri or "",
-                code_challenge=code_challenge,
-            )
-        return CodeContext(
-            connection_id=read_uuid(connection_id),
-            client_blocked=bool(client_blocked),
-            code=code,
-            user_blocked=bool(user_blocked),
-            approval_scope=approval_scope,
-        )
+        return None if row is None else code_context(row)
 
     async def consume_code(
         self, code_id: UUID, consumed_at_ms: int, refresh: NewToken, access: NewToken
     ) -> bool:
-        uuid = self._driver.uuid
-
         async def _transaction() -> bool:
             async with self._driver.transaction() as conn:
                 # First statement of the transaction: it takes the row lock (PostgreSQL) or is
@@ -102,11 +56,7 @@ class SqlCodeStore:
                 # then finds the code used.
                 consumed = await conn.execute(
                     self._consume,
-                    {
-                        "code_id": uuid(code_id),
-                        "at_ms": consumed_at_ms,
-                        "refresh_id": uuid(refresh.id),
-                    },
+                    {"code_id": code_id, "at_ms": consumed_at_ms, "refresh_id": refresh.id},
                 )
                 if consumed != 1:
                     return False  # lost the race; nothing was written

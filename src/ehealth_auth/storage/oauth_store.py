@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from ehealth_auth.protocol.model import RevocableToken
 from ehealth_auth.storage.driver import Driver
+from ehealth_auth.storage.refresh_store import TokenWrites
 from ehealth_auth.storage.retry import retrying
+from ehealth_auth.storage.rows import revocable_token
 from ehealth_auth.storage.tables import clients, connections, tokens
-from ehealth_auth.storage.token_store import TokenWrites
 
 # The same match as the grants' context read: a connection of this client with this secret.
 _CLIENT_BLOCKED = (
@@ -42,9 +43,9 @@ class SqlClientSecretStore:
 
     async def client_blocked(self, client_id: UUID, secret_hash: bytes) -> bool | None:
         row = await self._driver.fetchrow(
-            self._load, {"client_id": self._driver.uuid(client_id), "secret_hash": secret_hash}
+            self._load, {"client_id": client_id, "secret_hash": secret_hash}
         )
-        return None if row is None else bool(row[0])
+        return None if row is None else bool(row["is_blocked"])
 
 
 class SqlRevocationStore:
@@ -56,14 +57,10 @@ class SqlRevocationStore:
 
     async def token_by_hash(self, value_hash: bytes) -> RevocableToken | None:
         row = await self._driver.fetchrow(self._load, {"value_hash": value_hash})
-        if row is None:
-            return None
-        read_uuid = self._driver.read_uuid
-        token_id, name, client_id, family_id = row
-        return RevocableToken(read_uuid(token_id), name, read_uuid(client_id), read_uuid(family_id))
+        return None if row is None else revocable_token(row)
 
     async def revoke_token(self, token_id: UUID, now: int) -> bool:
-        params = {"token_id": self._driver.uuid(token_id), "now": now}
+        params = {"token_id": token_id, "now": now}
 
         async def _update() -> bool:
             return await self._driver.execute(self._revoke, params) == 1

@@ -96,7 +96,10 @@ class SqlFailureCounters:
                     auth_failures.c.failures,
                 ).where(auth_failures.c.expires_at > now, auth_failures.c.failures >= failures)
             )
-            return [LiveCount(bytes(row[0]), int(row[1]), int(row[2])) for row in result]
+            return [
+                LiveCount(bytes(row.key_hash), int(row.expires_at), int(row.failures))
+                for row in result
+            ]
 
     async def purge(self, now: int) -> int:
         async with self._engine.begin() as conn:

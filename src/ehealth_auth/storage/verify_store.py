@@ -6,11 +6,11 @@ like the refresh grant's.
 
 from __future__ import annotations
 
-import orjson
 import sqlalchemy as sa
 
 from ehealth_auth.protocol.model import VerifyContext
 from ehealth_auth.storage.driver import Driver
+from ehealth_auth.storage.rows import verify_context
 from ehealth_auth.storage.tables import (
     approvals,
     client_types,
@@ -65,25 +65,4 @@ class SqlVerifyStore:
 
     async def load_token(self, value_hash: bytes) -> VerifyContext | None:
         row = await self._driver.fetchrow(self._load, {"value_hash": value_hash})
-        if row is None:
-            return None
-        read_uuid = self._driver.read_uuid
-        (token_id, name, expires_at, revoked_at, user_id, details, approval_id) = row[:7]
-        client_blocked, user_blocked, consumer_id, issued_at = row[7:11]
-        scope, approval_scope, type_scope = row[11:]
-        return VerifyContext(
-            id=read_uuid(token_id),
-            name=name,
-            expires_at=expires_at,
-            revoked=revoked_at is not None,
-            user_id=read_uuid(user_id),
-            details=orjson.loads(details),  # both drivers hand json columns over as text
-            approval_exists=approval_id is not None,
-            client_blocked=bool(client_blocked),
-            user_blocked=bool(user_blocked),
-            mis_client_id=None if consumer_id is None else read_uuid(consumer_id),
-            issued_at=issued_at,
-            scope=scope,
-            approval_scope=approval_scope,
-            type_scope=type_scope,
-        )
+        return None if row is None else verify_context(row)

@@ -20,8 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from ehealth_auth.protocol.errors import ConflictError
-from ehealth_auth.protocol.flow_ports import CodeStore
-from ehealth_auth.protocol.model import NewToken, TokenName
+from ehealth_auth.protocol.model import LostRace, NewToken, Rotated, StoredRefreshToken, TokenName
 from ehealth_auth.protocol.paging import PageRequest
 from ehealth_auth.protocol.ports import (
     AdminCommands,
@@ -30,11 +29,11 @@ from ehealth_auth.protocol.ports import (
     BearerLookup,
     ClientDirectory,
     ClientSecretStore,
+    CodeStore,
     FailureCounters,
     PurgeStore,
     RefreshGrantStore,
     RevocationStore,
-    StoredRefreshToken,
     TokenWriter,
     UserDirectory,
     VerifyStore,
@@ -57,9 +56,9 @@ from ehealth_auth.storage.engine import create_engine
 from ehealth_auth.storage.login_store import SqlLoginStore
 from ehealth_auth.storage.oauth_store import SqlClientSecretStore, SqlRevocationStore
 from ehealth_auth.storage.purge_store import SqlPurgeStore
+from ehealth_auth.storage.refresh_store import SqlRefreshStore
 from ehealth_auth.storage.tables import connections
 from ehealth_auth.storage.throttle_store import SqlFailureCounters
-from ehealth_auth.storage.token_store import SqlRefreshGrantStore
 from ehealth_auth.storage.verify_store import SqlVerifyStore
 from tests.fakes import (
     FakeAdminStore,
@@ -115,16 +114,18 @@ INTEGRITY_ERRORS: tuple[type[Exception], ...] = (
 def rotation_won(result: object) -> bool:
     """Whether `rotate` retired the token (this request won) or found it already retired or
     revoked (this request lost the race)."""
-    assert isinstance(result, bool)
-    return result
+    assert isinstance(result, Rotated | LostRace)
+    return isinstance(result, Rotated)
 
 
 def assert_rotated(result: object) -> None:
     assert rotation_won(result)
 
 
-def assert_lost_race(result: object) -> None:
-    assert not rotation_won(result)
+def assert_lost_race(result: object) -> StoredRefreshToken:
+    """The presented token as the loser read it back, after the winner."""
+    assert isinstance(result, LostRace)
+    return result.token
 
 
 class LoginPorts(
@@ -332,7 +333,7 @@ async def sql_stores(backend: str, url: str) -> AsyncIterator[Stores]:
         await clear_tables(engine)
         yield Stores(
             backend=backend,
-            refresh=SqlRefreshGrantStore(driver),
+            refresh=SqlRefreshStore(driver),
             codes=SqlCodeStore(driver),
             login=SqlLoginStore(engine),
             verify=SqlVerifyStore(driver),

@@ -213,9 +213,10 @@ async def test_of_two_rotations_of_one_token_the_first_wins_and_the_loser_writes
     )
 
     assert_rotated(won)
-    assert_lost_race(lost)
+    as_left = assert_lost_race(lost)
     assert set(await stores.tokens()) == {world.refresh.id, successor.id, access.id}
     retired = await stores.refresh_token(world.client, world.refresh)
+    assert as_left == retired  # what the winner left, read in the loser's transaction
     assert (retired.retired_at_ms, retired.successor_id, retired.successor_value_enc) == (
         5_000,
         successor.id,
@@ -261,7 +262,8 @@ async def test_a_revoked_or_unknown_token_cannot_be_rotated(stores: Stores, worl
         lost = await stores.refresh.rotate(
             retired_id, 5_000, successor, None, access, revoke_earlier_access=False
         )
-        assert_lost_race(lost)
+        as_left = assert_lost_race(lost)
+        assert (as_left.id, as_left.revoked, as_left.retired_at_ms) == (retired_id, True, None)
 
     assert set(await stores.tokens()) == {world.refresh.id}
     assert (await stores.refresh_token(world.client, world.refresh)).retired_at_ms is None

@@ -13,32 +13,27 @@ not blocked; the user's approval still exists; PKCE.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 from uuid import UUID
 
 from ehealth_auth.protocol import pkce
-from ehealth_auth.protocol.errors import (
-    AccessDeniedError,
-    InvalidClientError,
-    InvalidGrantError,
-    TokenExpiredError,
-    TokenNotFoundError,
-    UserBlockedError,
-)
+from ehealth_auth.protocol.errors import AccessDeniedError, InvalidGrantError, TokenExpiredError
 from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
-from ehealth_auth.protocol.flow_ports import CodeStore, StoredCode
-from ehealth_auth.protocol.model import IssuedToken, TokenName
+from ehealth_auth.protocol.grants.base import (
+    ALREADY_USED,
+    approved_scope,
+    load_presented,
+    with_refresh_token,
+)
+from ehealth_auth.protocol.model import IssuedToken, StoredCode, TokenName
 from ehealth_auth.protocol.policy import TokenPolicy
-from ehealth_auth.protocol.ports import Clock, Events, SecretHasher
-from ehealth_auth.protocol.throttle import ClientAuthenticationError
+from ehealth_auth.protocol.ports import Clock, CodeStore, Events, SecretHasher
 from ehealth_auth.protocol.tokens import mint
-from ehealth_auth.protocol.validation import parse_uuid, require_strings
+from ehealth_auth.protocol.validation import require_strings
 
 _FIELDS = ("client_id", "client_secret", "code", "redirect_uri")
-ALREADY_USED = "Token has already been used."
 REDIRECT_MISMATCH = "The redirection URI provided does not match a pre-registered value."
 VERIFIER_MISSING = "Code verifier is required: the code was issued with a code challenge."
 VERIFIER_WRONG = "Code verifier does not match the code challenge."
@@ -130,30 +125,14 @@ class AuthorizationCodeGrant:
         ):
             await self._reused(code)
         self._events.emit(Event(TokenEvent.ISSUED, self.grant_type, valid.client_id))
-        # The answer shows the new refresh token; the stored access token's details never do.
-        details = {**access.issued.details, "refresh_token": refresh.issued.value}
-        return dataclasses.replace(access.issued, details=details)
+        return with_refresh_token(access.issued, refresh.issued.value)
 
     async def validate(self, params: Mapping[str, object]) -> ValidExchange:
         fields = require_strings(params, _FIELDS, "$.token", optional=("code_verifier",))
-        verifier = fields.get("code_verifier")
-        client_id = parse_uuid(fields["client_id"])
-        if client_id is None:
-            raise ClientAuthenticationError()
-        context = await self._store.load_code_context(
-            client_id,
-            self._hasher.digest(fields["client_secret"]),
-            self._hasher.digest(fields["code"]),
+        presented = await load_presented(
+            self._store.load_code_context, self._hasher, fields, "code"
         )
-        if context is None:
-            raise ClientAuthenticationError()
-        if context.client_blocked:
-            raise InvalidClientError("Client is blocked.")
-        code = context.code
-        if code is None:
-            raise TokenNotFoundError()
-        if code.client_id != client_id or code.connection_id not in (None, context.connection_id):
-            raise InvalidGrantError("Token not found or expired.")
+        code = presented.stored
         if code.consumed:
             await self._reused(code)
         now = self._clock.now()
@@ -162,12 +141,9 @@ class AuthorizationCodeGrant:
         # RFC 6749 §4.1.3: identical to the one the code was issued for, character for character.
         if fields["redirect_uri"] != code.redirect_uri:
             raise InvalidGrantError(REDIRECT_MISMATCH)
-        if context.user_blocked:
-            raise UserBlockedError()
-        if context.approval_scope is None:
-            raise AccessDeniedError()
-        _check_pkce(code, verifier)
-        return ValidExchange(client_id, context.connection_id, code, now)
+        approved_scope(presented.context)
+        _check_pkce(code, fields.get("code_verifier"))
+        return ValidExchange(presented.client_id, presented.context.connection_id, code, now)
 
     async def _reused(self, code: StoredCode) -> NoReturn:
         revoked = await self._store.revoke_family(code.family_id, self._clock.now())

@@ -22,33 +22,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
-from ehealth_auth.protocol.errors import (
-    AccessDeniedError,
-    InvalidClientError,
-    InvalidGrantError,
-    InvalidScopeError,
-    TokenExpiredError,
-    TokenNotFoundError,
-    UserBlockedError,
-)
+from ehealth_auth.protocol.errors import InvalidGrantError, InvalidScopeError, TokenExpiredError
 from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
-from ehealth_auth.protocol.model import IssuedToken, MintedToken, TokenName
+from ehealth_auth.protocol.grants.base import (
+    ALREADY_USED,
+    approved_scope,
+    load_presented,
+    with_refresh_token,
+)
+from ehealth_auth.protocol.model import (
+    IssuedToken,
+    LostRace,
+    MintedToken,
+    StoredRefreshToken,
+    TokenName,
+)
 from ehealth_auth.protocol.policy import TokenPolicy
 from ehealth_auth.protocol.ports import (
     Clock,
     Events,
     RefreshGrantStore,
     SecretHasher,
-    StoredRefreshToken,
     SuccessorCipher,
 )
 from ehealth_auth.protocol.scope import outside_ceiling, parse
-from ehealth_auth.protocol.throttle import ClientAuthenticationError
 from ehealth_auth.protocol.tokens import mint
-from ehealth_auth.protocol.validation import parse_uuid, require_strings
+from ehealth_auth.protocol.validation import require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")
-ALREADY_USED = "Token has already been used."
 REVOKED_FOR_REUSE = "Token revoked: reuse of a token of the same authorization was detected."
 
 
@@ -94,14 +95,16 @@ class RefreshTokenGrant:
         arrived_ms = self._clock.now_ms()
         valid = await self.validate(params, requested_scope)
         if valid.token.retired_at_ms is None:
-            issued = await self._refresh(valid)
-            if issued is not None:
+            outcome = await self._refresh(valid)
+            if not isinstance(outcome, LostRace):
                 self._refreshed(valid)
-                return issued
+                return outcome
             if not self._policy.reuse_grace:
                 raise InvalidGrantError(ALREADY_USED)
-            # Lost a race with grace on: read what the winner left, to answer as a retry.
-            valid = await self.validate(params, requested_scope)
+            # Lost a race with grace on: answer as a retry, from the token as the winner left
+            # it (read back by the rotation itself), once its state passes check 9 again.
+            _check_live(outcome.token, valid.now)
+            valid = dataclasses.replace(valid, token=outcome.token)
         issued = await self._answer_retired(valid, arrived_ms)
         self._refreshed(valid)
         return issued
@@ -114,44 +117,30 @@ class RefreshTokenGrant:
         self, params: Mapping[str, object], requested_scope: str | None = None
     ) -> ValidRefresh:
         fields = require_strings(params, _FIELDS, "$.token")
-        client_id = parse_uuid(fields["client_id"])
-        if client_id is None:
-            raise ClientAuthenticationError()
-        context = await self._store.load_refresh_context(
-            client_id,
-            self._hasher.digest(fields["client_secret"]),
-            self._hasher.digest(fields["refresh_token"]),
+        presented = await load_presented(
+            self._store.load_refresh_context, self._hasher, fields, "refresh_token"
         )
-        if context is None:
-            raise ClientAuthenticationError()
-        if context.client_blocked:
-            raise InvalidClientError("Client is blocked.")
-        token = context.token
-        if token is None:
-            raise TokenNotFoundError()
-        # A token issued through a connection is refreshed with that connection's secret only.
-        if token.client_id != client_id or token.connection_id not in (None, context.connection_id):
-            raise InvalidGrantError("Token not found or expired.")
+        token = presented.stored
         now = self._clock.now()
-        if token.revoked and token.revoked_for_reuse:
-            # Say why, so the client's operator looks for a leak rather than a clock problem.
-            raise InvalidGrantError(REVOKED_FOR_REUSE)
-        if token.revoked or token.expires_at <= now:
-            raise TokenExpiredError()
-        if context.user_blocked:
-            raise UserBlockedError()
-        scope = context.approval_scope
-        if scope is None:
-            raise AccessDeniedError()
+        _check_live(token, now)
+        scope = approved_scope(presented.context)
         access_scope = scope
         if requested_scope is not None:
             if outside_ceiling(requested_scope, scope):
                 raise InvalidScopeError()
             access_scope = " ".join(parse(requested_scope))
-        return ValidRefresh(client_id, context.connection_id, token, scope, now, access_scope)
+        return ValidRefresh(
+            presented.client_id,
+            presented.context.connection_id,
+            token,
+            scope,
+            now,
+            access_scope,
+        )
 
-    async def _refresh(self, valid: ValidRefresh) -> IssuedToken | None:
-        """Issue for a live token; None when a concurrent request retired it first."""
+    async def _refresh(self, valid: ValidRefresh) -> IssuedToken | LostRace:
+        """Issue for a live token; `LostRace` when a concurrent request retired or revoked it
+        first."""
         access = self._mint_access(valid)
         revoke_earlier = self._policy.revokes_previous_access
         if not self._policy.rotation:
@@ -173,7 +162,7 @@ class RefreshTokenGrant:
         sealed = None
         if self._policy.reuse_grace:
             sealed = self._cipher.encrypt(successor.issued.value, valid.token.id.bytes)
-        won = await self._store.rotate(
+        rotation = await self._store.rotate(
             valid.token.id,
             self._clock.now_ms(),
             successor.record,
@@ -181,10 +170,10 @@ class RefreshTokenGrant:
             access.record,
             revoke_earlier_access=revoke_earlier,
         )
-        if not won:
-            return None
+        if isinstance(rotation, LostRace):
+            return rotation
         self._events.emit(Event(TokenEvent.ROTATED, self.grant_type, valid.client_id))
-        return _with_refresh_token(access.issued, successor.issued.value)
+        return with_refresh_token(access.issued, successor.issued.value)
 
     async def _answer_retired(self, valid: ValidRefresh, arrived_ms: int) -> IssuedToken:
         token = valid.token
@@ -199,7 +188,7 @@ class RefreshTokenGrant:
                 await self._store.add_access_token(
                     access.record, revoke_earlier_access=self._policy.revokes_previous_access
                 )
-                return _with_refresh_token(access.issued, successor)
+                return with_refresh_token(access.issued, successor)
         raced = arrived_ms <= retired_at_ms + self._policy.race_window_ms
         if not in_grace and not raced:
             # Presented after it was retired: the token leaked. Kill the whole family.
@@ -241,6 +230,10 @@ class RefreshTokenGrant:
         )
 
 
-def _with_refresh_token(access: IssuedToken, refresh_value: str) -> IssuedToken:
-    """The answer shows the new refresh token; the stored access token's details never do."""
-    return dataclasses.replace(access, details={**access.details, "refresh_token": refresh_value})
+def _check_live(token: StoredRefreshToken, now: int) -> None:
+    """CONTRACT §2 check 9, which says why when the family was revoked for reuse."""
+    if token.revoked and token.revoked_for_reuse:
+        # Say why, so the client's operator looks for a leak rather than a clock problem.
+        raise InvalidGrantError(REVOKED_FOR_REUSE)
+    if token.revoked or token.expires_at <= now:
+        raise TokenExpiredError()

@@ -5,31 +5,45 @@ These are the hottest statements of the service; they run on the bare driver (st
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-import orjson
 import sqlalchemy as sa
 
-from ehealth_auth.protocol.model import NewToken, TokenName
-from ehealth_auth.protocol.ports import RefreshContext, StoredRefreshToken
+from ehealth_auth.protocol.model import (
+    LostRace,
+    NewToken,
+    RefreshContext,
+    Rotated,
+    StoredRefreshToken,
+    TokenName,
+)
 from ehealth_auth.storage.driver import Driver, DriverConnection
 from ehealth_auth.storage.retry import retrying
+from ehealth_auth.storage.rows import (
+    REFRESH_TOKEN_COLUMNS,
+    REUSE,
+    refresh_context,
+    stored_refresh_token,
+    token_row,
+)
 from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
-
-REUSE = "reuse"
 
 
 def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
-    """One round trip for a grant's checks: the connection with the presented secret, its
-    client's blocked flag, then `token_columns` of the token of kind `name` with the presented
-    hash (bind `token_hash`), that token's user's blocked flag and the user's approval scope for
-    the calling client. Outer joins keep the row when the token, user or approval is missing,
-    so the protocol can tell each check apart; no row means no connection has that secret."""
+    """One round trip for a grant's checks: the connection with the presented secret
+    (`matched_connection_id`), its client's blocked flag (`client_blocked`), then
+    `token_columns` of the token of kind `name` with the presented hash (bind `token_hash`),
+    that token's user's blocked flag (`user_blocked`) and the user's approval scope for the
+    calling client (`approval_scope`). Outer joins keep the row when the token, user or approval
+    is missing, so the protocol can tell each check apart; no row means no connection has that
+    secret."""
     return (
         sa.select(
-            connections.c.id.label("connection_id"),
-            clients.c.is_blocked,
+            connections.c.id.label("matched_connection_id"),
+            clients.c.is_blocked.label("client_blocked"),
             *token_columns,
             users.c.is_blocked.label("user_blocked"),
             approvals.c.scope.label("approval_scope"),
@@ -60,38 +74,17 @@ def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) 
     )
 
 
-_LOAD_REFRESH_CONTEXT = grant_context_query(
-    TokenName.REFRESH_TOKEN,
-    tokens.c.id,
-    tokens.c.client_id,
-    tokens.c.user_id,
-    tokens.c.expires_at,
-    tokens.c.revoked_at,
-    tokens.c.family_id,
-    tokens.c.retired_at_ms,
-    tokens.c.successor_id,
-    tokens.c.successor_value_enc,
-    tokens.c.revoked_reason,
-    tokens.c.connection_id,
+_LOAD_REFRESH_CONTEXT = grant_context_query(TokenName.REFRESH_TOKEN, *REFRESH_TOKEN_COLUMNS)
+
+# What a rotation that lost its race reads back, in its transaction.
+_LOAD_REFRESH_TOKEN = sa.select(*REFRESH_TOKEN_COLUMNS).where(
+    tokens.c.id == sa.bindparam("token_id")
 )
 
-_TOKEN_COLUMNS = (
-    "id",
-    "name",
-    "value_hash",
-    "issued_at",
-    "expires_at",
-    "user_id",
-    "client_id",
-    "scope",
-    "details",
-    "family_id",
-    "parent_id",
-    "connection_id",
-    "redirect_uri",
-    "code_challenge",
+# Its binds are the keys of `token_row`, the one writer of token rows.
+_INSERT_TOKEN = tokens.insert().values(
+    {field.name: sa.bindparam(field.name) for field in dataclasses.fields(NewToken)}
 )
-_INSERT_TOKEN = tokens.insert().values({name: sa.bindparam(name) for name in _TOKEN_COLUMNS})
 
 # The conditional update that decides a race: only one request can retire a live token.
 _RETIRE = (
@@ -150,32 +143,13 @@ class TokenWrites:
         self._insert = driver.compile(_INSERT_TOKEN)
         self._revoke_family = driver.compile(_REVOKE_FAMILY)
 
-    def params(self, token: NewToken) -> dict[str, Any]:
-        uuid = self.driver.uuid
-        return {
-            "id": uuid(token.id),
-            "name": token.name.value,
-            "value_hash": token.value_hash,
-            "issued_at": token.issued_at,
-            "expires_at": token.expires_at,
-            "user_id": uuid(token.user_id),
-            "client_id": uuid(token.client_id),
-            "scope": token.scope,
-            "details": orjson.dumps(token.details).decode(),
-            "family_id": uuid(token.family_id),
-            "parent_id": uuid(token.parent_id),
-            "connection_id": uuid(token.connection_id),
-            "redirect_uri": token.redirect_uri,
-            "code_challenge": token.code_challenge,
-        }
-
     async def insert(self, conn: DriverConnection, token: NewToken) -> None:
-        await conn.execute(self._insert, self.params(token))
+        await conn.execute(self._insert, token_row(token))
 
     async def revoke_family(self, family_id: UUID, now: int, reason: str | None) -> int:
         """Revoke every live token of a family, in one transaction, recording `reason`;
         returns how many."""
-        params = {"family_id": self.driver.uuid(family_id), "now": now, "reason": reason}
+        params = {"family_id": family_id, "now": now, "reason": reason}
 
         async def _transaction() -> int:
             total = 0
@@ -189,11 +163,12 @@ class TokenWrites:
         return await retrying(_transaction)
 
 
-class SqlRefreshGrantStore:
+class SqlRefreshStore:
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
         self._writes = TokenWrites(driver)
         self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
+        self._load_token = driver.compile(_LOAD_REFRESH_TOKEN)
         self._retire = driver.compile(_RETIRE)
         self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
         self._revoke_earlier = driver.compile(_REVOKE_EARLIER_ACCESS)
@@ -201,49 +176,15 @@ class SqlRefreshGrantStore:
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
     ) -> RefreshContext | None:
-        uuid = self._driver.uuid
         row = await self._driver.fetchrow(
             self._load,
-            {
-                "client_id": uuid(client_id),
-                "secret_hash": secret_hash,
-                "token_hash": token_hash,
-            },
+            {"client_id": client_id, "secret_hash": secret_hash, "token_hash": token_hash},
         )
-        if row is None:
-            return None
-        read_uuid = self._driver.read_uuid
-        (connection_id, client_blocked, token_id, token_client, token_user, expires_at) = row[:6]
-        (revoked_at, family_id, retired_at_ms, successor_id, sealed, reason) = row[6:12]
-        token_connection = row[12]
-        user_blocked, scope = row[13:]
-        token = None
-        if token_id is not None:
-            token = StoredRefreshToken(
-                id=read_uuid(token_id),
-                client_id=read_uuid(token_client),
-                user_id=read_uuid(token_user),
-                expires_at=expires_at,
-                revoked=revoked_at is not None,
-                family_id=read_uuid(family_id),
-                retired_at_ms=retired_at_ms,
-                successor_id=None if successor_id is None else read_uuid(successor_id),
-                successor_value_enc=None if sealed is None else bytes(sealed),
-                revoked_for_reuse=reason == REUSE,
-                connection_id=None if token_connection is None else read_uuid(token_connection),
-            )
-        return RefreshContext(
-            connection_id=read_uuid(connection_id),
-            client_blocked=bool(client_blocked),
-            token=token,
-            user_blocked=bool(user_blocked),
-            approval_scope=scope,
-        )
+        return None if row is None else refresh_context(row)
 
     async def _revoke_earlier_access(self, conn: DriverConnection, access: NewToken) -> None:
         await conn.execute(
-            self._revoke_earlier,
-            {"family_id": self._driver.uuid(access.family_id), "now": access.issued_at},
+            self._revoke_earlier, {"family_id": access.family_id, "now": access.issued_at}
         )
 
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:
@@ -267,35 +208,55 @@ class SqlRefreshGrantStore:
         access: NewToken,
         *,
         revoke_earlier_access: bool,
-    ) -> bool:
-        uuid = self._driver.uuid
-
-        async def _transaction() -> bool:
+    ) -> Rotated | LostRace:
+        async def _transaction() -> Rotated | LostRace:
             async with self._driver.transaction() as conn:
                 # The retiring update comes first: it takes the row lock (PostgreSQL) or is
                 # already under the write lock (SQLite), so concurrent rotations queue here.
                 retired = await conn.execute(
                     self._retire,
                     {
-                        "retired_id": uuid(retired_id),
+                        "retired_id": retired_id,
                         "at_ms": retired_at_ms,
-                        "successor_id": uuid(successor.id),
+                        "successor_id": successor.id,
                         "sealed": successor_value_enc,
                     },
                 )
                 if retired != 1:
-                    return False  # lost the race; nothing was written
+                    # Lost the race; nothing was written. Under READ COMMITTED this next
+                    # statement sees what the winner committed (SQLite: the write lock is held).
+                    row = await conn.fetchrow(self._load_token, {"token_id": retired_id})
+                    return LostRace(_presented(row, retired_id, successor))
                 await conn.execute(
                     self._erase_older,
-                    {"family_id": uuid(successor.family_id), "retired_id": uuid(retired_id)},
+                    {"family_id": successor.family_id, "retired_id": retired_id},
                 )
                 if revoke_earlier_access:
                     await self._revoke_earlier_access(conn, access)
                 await self._writes.insert(conn, successor)
                 await self._writes.insert(conn, access)
-            return True
+            return Rotated()
 
         return await retrying(_transaction)
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
         return await self._writes.revoke_family(family_id, now, REUSE)
+
+
+def _presented(
+    row: Mapping[str, Any] | None, token_id: UUID, successor: NewToken
+) -> StoredRefreshToken:
+    """The presented token as read back after a lost race. A token deleted since it was
+    presented (a purge removes only dead tokens) is answered as revoked: the successor it would
+    have had names its client, user, family and connection."""
+    if row is not None:
+        return stored_refresh_token(row)
+    return StoredRefreshToken(
+        id=token_id,
+        client_id=successor.client_id,
+        user_id=successor.user_id,
+        expires_at=0,
+        revoked=True,
+        family_id=successor.family_id,
+        connection_id=successor.connection_id,
+    )
