@@ -12,6 +12,9 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
 - `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
   logins (bench/login_flood.py); then guessing from one address is counted.
+- `flat-cost` (PostgreSQL only, in a database of its own): the service's refresh and uncached
+  verify with BENCH_FLAT_COST_SIZES stored tokens in turn, loaded with COPY
+  (bench/token_load.py); the database is dropped at the end.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
@@ -23,7 +26,8 @@ BENCH_THREADS (2), BENCH_REQUEST_TIMEOUT (seconds, 5), BENCH_BACKENDS
 and BENCH_SCENARIOS (comma-separated, default all), BENCH_PG_ADMIN_URL (a loopback PostgreSQL
 URL with the right to create databases), BENCH_SINGLE_USE_RATE (req/s the rotation's tokens are
 provisioned for, 3000), BENCH_PURGE_ROWS (100000), BENCH_PURGE_WINDOW (seconds, 90),
-BENCH_REFERENCES (comma-separated reference targets, default all; `none` for none).
+BENCH_REFERENCES (comma-separated reference targets, default all; `none` for none),
+BENCH_FLAT_COST_SIZES (10000,10000000), BENCH_FLAT_COST_PROBES (200).
 
 Exit status: 0 when every measurement completed without errors, 1 when some request failed
 (non-2xx or socket error), a rotation run ran out of tokens or a purge failed or overran its
@@ -32,6 +36,7 @@ window, 2 when the benchmark itself could not run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import secrets
@@ -41,17 +46,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import bulk
+from bench import bulk, token_load
 from bench.backends import Backend, BackendError, make_backend
 from bench.config import BenchConfig, ConfigError
+from bench.flat_cost import FlatCostResult, Stage, render_flat_cost
 from bench.login_flood import (
     Flood,
     GuessOutcome,
@@ -80,11 +87,14 @@ from bench.report import (
     write_summary,
 )
 from bench.scenarios import (
+    BENCH_ADMIN_KEY,
     BENCH_DIR,
     AnyScenario,
+    FlatCostScenario,
     LoginFloodScenario,
     PurgeScenario,
     Scenario,
+    Selectable,
     select,
 )
 from bench.seed import Cli, Seed, SeedError, seed_database
@@ -102,6 +112,7 @@ _RUN_ERRORS = (
     ServerError,
     LoadError,
     ReferenceError,
+    token_load.LoadError,
     OSError,
     subprocess.SubprocessError,
 )
@@ -247,10 +258,15 @@ def serving(
     scenario: AnyScenario,
     target: Target,
     label: str,
+    reset: Callable[[], None] | None = None,
 ) -> Iterator[LoadSpec]:
-    """Reset the database, start the target and warm it up; yields the measurement's load."""
+    """Reset the database (with `reset` when given), start the target and warm it up; yields the
+    measurement's load."""
     config = context.config
-    backend.reset()
+    if reset is None:
+        backend.reset()
+    else:
+        reset()
     name = f"{backend.name}/{scenario.name}/{label}"
     log_path = context.workdir / f"{backend.name}-{scenario.name}-{label}.log"
     inputs = target.inputs
@@ -270,10 +286,11 @@ def measure(
     scenario: AnyScenario,
     target: Target,
     label: str,
+    reset: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Reset the database, start the target, warm it up, then measure it."""
     duration = context.config.duration
-    with serving(context, backend, scenario, target, label) as load:
+    with serving(context, backend, scenario, target, label, reset) as load:
         _log(f"{backend.name}/{scenario.name}/{label}: measuring {duration} s")
         result, _output = run_wrk(load, duration)
     if result.exhausted:
@@ -479,10 +496,132 @@ def run_login_flood(
     )
 
 
-Result = Comparison | PurgeComparison | LoginFloodResult
+def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResult:
+    """Load each size's tokens in turn into a database of the scenario's own and measure each
+    operation on it (alternating rounds, each on a fresh server after the previous round's
+    tokens were deleted); the database is dropped before the result is returned."""
+    config = context.config
+    backend = make_backend("postgresql", config.pg_admin_url)
+    stages: list[Stage] = []
+    with ExitStack() as cleanup:
+        cleanup.callback(backend.drop)
+        dsn = backend.create()
+        key = secrets.token_urlsafe(32)
+        env = service_env(dsn, key)
+        _log(f"{scenario.name}: creating and seeding its database")
+        seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
+        *_, directory = asyncio.run(token_load.sizes(dsn))
+        free_before = shutil.disk_usage(directory).free
+        largest = config.flat_cost_sizes[-1]
+        # The same users and clients at every size: only the number of tokens changes.
+        users, clients = max(largest // 50, 100), 100
+        _log(f"{scenario.name}: adding {users:,} users and {clients} clients")
+        population = asyncio.run(token_load.populate(dsn, seed, users, clients))
+        stored = 0
+        for size in config.flat_cost_sizes:
+            added = size - stored
+            _log(f"{scenario.name}: loading {added:,} tokens ({stored:,} -> {size:,})")
+            probes, times = asyncio.run(
+                token_load.load(
+                    dsn,
+                    key.encode(),
+                    seed,
+                    population,
+                    added,
+                    config.flat_cost_probes,
+                    rebuild_indexes=added > max(stored, token_load.REBUILD_FROM),
+                )
+            )
+            stored = size
+            since = int(time.time()) + 1  # every loaded row was issued before this
+            table_bytes, database_bytes, _ = asyncio.run(token_load.sizes(dsn))
+            _log(
+                f"{scenario.name}: {size:,} tokens loaded in {times.total_s:.0f} s, "
+                f"tokens table {table_bytes / 2**30:.2f} GiB"
+            )
+            time.sleep(max(since - time.time(), 0))  # what the runs issue comes after `since`
+            stages.append(
+                _flat_cost_stage(
+                    context,
+                    backend,
+                    scenario,
+                    env,
+                    seed,
+                    probes,
+                    size,
+                    partial(_forget_run, dsn, since),
+                    times,
+                    table_bytes,
+                    database_bytes,
+                    shutil.disk_usage(directory).free,
+                )
+            )
+    free_after = shutil.disk_usage(directory).free
+    return FlatCostResult(
+        backend=backend.name,
+        backend_label=backend.label,
+        scenario=scenario.name,
+        title=scenario.title,
+        max_p99_ratio=scenario.max_p99_ratio,
+        stages=tuple(stages),
+        disk_free_before_bytes=free_before,
+        disk_free_after_bytes=free_after,
+    )
 
 
-def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -> list[Result]:
+def _forget_run(dsn: str, since: int) -> None:
+    asyncio.run(token_load.forget_run(dsn, since))
+
+
+def _flat_cost_stage(
+    context: Context,
+    backend: Backend,
+    scenario: FlatCostScenario,
+    env: Mapping[str, str],
+    seed: Seed,
+    probes: token_load.Probes,
+    size: int,
+    reset: Callable[[], None],
+    times: token_load.LoadTimes,
+    table_bytes: int,
+    database_bytes: int,
+    disk_free: int,
+) -> Stage:
+    targets: dict[str, tuple[Scenario, Target]] = {}
+    for operation in scenario.operations:
+        if operation.kind == "verify":
+            lines = [
+                f"/admin/tokens/{value}/verify {BENCH_ADMIN_KEY}" for value in probes.access_tokens
+            ]
+        else:
+            lines = list(operation.inputs(seed, probes.refresh_tokens))
+        path = context.workdir / f"{scenario.name}-{size}-{operation.name}.input"
+        path.write_text("\n".join(lines) + "\n")
+        spec = service_spec(operation, env)
+        targets[operation.name] = (operation, own_target(operation, spec, Inputs(path, path)))
+    rounds: dict[str, list[LoadResult]] = {name: [] for name in targets}
+    for number in range(1, context.config.rounds + 1):
+        if context.config.rounds > 1:
+            _log(f"{scenario.name} at {size:,}: round {number} of {context.config.rounds}")
+        for name, (operation, target) in targets.items():
+            label = f"{size}-{name}"
+            rounds[name].append(measure(context, backend, operation, target, label, reset))
+    return Stage(
+        tokens=size,
+        load=times,
+        table_bytes=table_bytes,
+        database_bytes=database_bytes,
+        disk_free_bytes=disk_free,
+        load_average=os.getloadavg(),
+        results={name: combine(results) for name, results in rounds.items()},
+        rounds={name: tuple(results) for name, results in rounds.items()},
+    )
+
+
+Result = Comparison | PurgeComparison | LoginFloodResult | FlatCostResult
+
+
+def run_backend(context: Context, name: str, scenarios: Sequence[Selectable]) -> list[Result]:
     backend = make_backend(name, context.config.pg_admin_url)
     results: list[Result] = []
     with ExitStack() as cleanup:
@@ -492,7 +631,14 @@ def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -
         seed: Seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
         references = reference_seed(context, name, scenarios, seed, cleanup)
         for scenario in scenarios:
-            if isinstance(scenario, PurgeScenario):
+            if isinstance(scenario, FlatCostScenario):
+                if name != "postgresql":
+                    _log(f"{name}: {scenario.name} runs on PostgreSQL only")
+                    continue
+                flat = run_flat_cost(context, scenario)
+                results.append(flat)
+                text = render_flat_cost(flat, load_description(context.config))
+            elif isinstance(scenario, PurgeScenario):
                 purge = run_purge(context, backend, scenario, env, seed)
                 results.append(purge)
                 text = render_purge(purge, purge_description(context.config, scenario))
@@ -511,7 +657,7 @@ def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -
 def reference_seed(
     context: Context,
     backend_name: str,
-    scenarios: Sequence[AnyScenario],
+    scenarios: Sequence[Selectable],
     seed: Seed,
     cleanup: ExitStack,
 ) -> ReferenceSeed:
@@ -543,7 +689,7 @@ def failed(result: Result) -> bool:
     """Whether some request failed or the run's figures are not valid."""
     if isinstance(result, PurgeComparison):
         return bool(result.problems or result.baseline.errors or result.during.errors)
-    if isinstance(result, LoginFloodResult):
+    if isinstance(result, LoginFloodResult | FlatCostResult):
         return bool(result.problems)
     targets = (result.ours, result.floor, *result.references.values())
     return any(target.errors or target.exhausted for target in targets)
