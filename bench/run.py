@@ -367,7 +367,7 @@ def run_comparison(
     }
     for name in context.config.references:
         ref = (
-            reference(name, scenario, references, base_env())
+            reference(name, scenario, references, base_env(), {**env, **scenario.service_env})
             if name in scenario.references
             else None
         )

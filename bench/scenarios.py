@@ -124,7 +124,7 @@ REFRESH = Scenario(
     floor_handler="refresh",
     inputs=refresh_bodies,
     service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
-    references=("reference", "oidc-provider", "ceiling"),
+    references=("reference", "oidc-provider", "ceiling", "ceiling-granian", "ours-granian"),
 )
 
 REFRESH_ROTATION = Scenario(
@@ -170,7 +170,7 @@ VERIFY = Scenario(
     inputs=verify_requests,
     service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY},
     kind="verify",
-    references=("reference", "oidc-provider", "ceiling"),
+    references=("reference", "oidc-provider", "ceiling", "ceiling-granian", "ours-granian"),
 )
 
 VERIFY_UNCACHED = Scenario(
