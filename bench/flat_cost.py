@@ -17,14 +17,13 @@ MIB = 1024**2
 
 @dataclass(frozen=True)
 class Stage:
-    """One stored token count: how it was loaded and the operations measured on it."""
+    """One stored token count (a database of its own): how it was loaded and the operations
+    measured on it."""
 
     tokens: int
     load: LoadTimes
     table_bytes: int
     database_bytes: int
-    disk_free_bytes: int
-    load_average: tuple[float, float, float]  # the host's, when the measurements ended
     results: Mapping[str, LoadResult]
     rounds: Mapping[str, tuple[LoadResult, ...]] = field(default_factory=dict)
 
@@ -34,8 +33,6 @@ class Stage:
             "load": {**asdict(self.load), "total_s": round(self.load.total_s, 1)},
             "table_bytes": self.table_bytes,
             "database_bytes": self.database_bytes,
-            "disk_free_bytes": self.disk_free_bytes,
-            "load_average": list(self.load_average),
             "results": {name: result.as_dict() for name, result in self.results.items()},
             "rounds": {
                 name: [result.as_dict() for result in results]
@@ -53,7 +50,9 @@ class FlatCostResult:
     max_p99_ratio: float
     stages: Sequence[Stage]
     disk_free_before_bytes: int
+    disk_free_loaded_bytes: int
     disk_free_after_bytes: int
+    load_average: tuple[float, float, float]  # the host's when the measurements ended
 
     def p99_ratio(self, operation: str) -> float | None:
         """The largest count's p99 over the smallest's."""
@@ -92,6 +91,8 @@ class FlatCostResult:
             "max_p99_ratio": self.max_p99_ratio,
             "verdicts": {name: self.verdict(name) for name in self.operations},
             "disk_free_before_bytes": self.disk_free_before_bytes,
+            "disk_free_loaded_bytes": self.disk_free_loaded_bytes,
+            "load_average": list(self.load_average),
             "disk_free_after_bytes": self.disk_free_after_bytes,
             "problems": self.problems,
         }
@@ -137,14 +138,14 @@ def render_flat_cost(result: FlatCostResult, load: str) -> str:
             f"load to {stage.tokens:,}: {times.rows:,} rows in {times.total_s:.0f} s "
             f"(COPY {times.copy_s:.0f} s{rebuilt} {times.indexes_s:.0f} s, "
             f"VACUUM ANALYZE {times.vacuum_s:.0f} s, CHECKPOINT {times.checkpoint_s:.0f} s); "
-            f"tokens table {_gib(stage.table_bytes)}, database {_gib(stage.database_bytes)}, "
-            f"disk free {_gib(stage.disk_free_bytes)}; host load average after its "
-            f"measurements {stage.load_average[0]:.1f} (1 min), {stage.load_average[1]:.1f} "
-            f"(5 min) on {os.cpu_count()} CPUs"
+            f"tokens table {_gib(stage.table_bytes)}, database {_gib(stage.database_bytes)}"
         )
     lines.append(
-        f"disk free before {_gib(result.disk_free_before_bytes)}, after the database was "
-        f"dropped {_gib(result.disk_free_after_bytes)}"
+        f"disk free: {_gib(result.disk_free_before_bytes)} before, "
+        f"{_gib(result.disk_free_loaded_bytes)} loaded, {_gib(result.disk_free_after_bytes)} "
+        f"after the databases were dropped; host load average at the end "
+        f"{result.load_average[0]:.1f} (1 min), {result.load_average[1]:.1f} (5 min), "
+        f"{result.load_average[2]:.1f} (15 min) on {os.cpu_count()} CPUs"
     )
     lines.extend(f"problem: {problem}" for problem in result.problems)
     return "\n".join(lines)

@@ -12,9 +12,10 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
 - `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
   logins (bench/login_flood.py); then guessing from one address is counted.
-- `flat-cost` (PostgreSQL only, in a database of its own): the service's refresh and uncached
-  verify with BENCH_FLAT_COST_SIZES stored tokens in turn, loaded with COPY
-  (bench/token_load.py); the database is dropped at the end.
+- `flat-cost` (PostgreSQL only): the service's refresh and uncached verify with each of
+  BENCH_FLAT_COST_SIZES stored tokens, one database per size loaded with COPY
+  (bench/token_load.py), the sizes alternating within each round; the databases are dropped at
+  the end.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
@@ -50,7 +51,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -496,97 +496,57 @@ def run_login_flood(
     )
 
 
-def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResult:
-    """Load each size's tokens in turn into a database of the scenario's own and measure each
-    operation on it (alternating rounds, each on a fresh server after the previous round's
-    tokens were deleted); the database is dropped before the result is returned."""
+@dataclass
+class _FlatDatabase:
+    """One size of the flat-cost scenario: its database, loaded, and what is measured on it."""
+
+    size: int
+    backend: Backend
+    dsn: str
+    times: token_load.LoadTimes
+    table_bytes: int
+    database_bytes: int
+    targets: dict[str, tuple[Scenario, Target]]
+    since: int  # every loaded row was issued before this
+    rounds: dict[str, list[LoadResult]] = field(default_factory=dict)
+
+    def forget_run(self) -> None:
+        asyncio.run(token_load.forget_run(self.dsn, self.since))
+
+
+def _flat_database(
+    context: Context, scenario: FlatCostScenario, size: int, cleanup: ExitStack
+) -> _FlatDatabase:
+    """Create, seed and load the database of one size; write its requests."""
     config = context.config
     backend = make_backend("postgresql", config.pg_admin_url)
-    stages: list[Stage] = []
-    with ExitStack() as cleanup:
-        cleanup.callback(backend.drop)
-        dsn = backend.create()
-        key = secrets.token_urlsafe(32)
-        env = service_env(dsn, key)
-        _log(f"{scenario.name}: creating and seeding its database")
-        seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
-        *_, directory = asyncio.run(token_load.sizes(dsn))
-        free_before = shutil.disk_usage(directory).free
-        largest = config.flat_cost_sizes[-1]
-        # The same users and clients at every size: only the number of tokens changes.
-        users, clients = max(largest // 50, 100), 100
-        _log(f"{scenario.name}: adding {users:,} users and {clients} clients")
-        population = asyncio.run(token_load.populate(dsn, seed, users, clients))
-        stored = 0
-        for size in config.flat_cost_sizes:
-            added = size - stored
-            _log(f"{scenario.name}: loading {added:,} tokens ({stored:,} -> {size:,})")
-            probes, times = asyncio.run(
-                token_load.load(
-                    dsn,
-                    key.encode(),
-                    seed,
-                    population,
-                    added,
-                    config.flat_cost_probes,
-                    rebuild_indexes=added > max(stored, token_load.REBUILD_FROM),
-                )
-            )
-            stored = size
-            since = int(time.time()) + 1  # every loaded row was issued before this
-            table_bytes, database_bytes, _ = asyncio.run(token_load.sizes(dsn))
-            _log(
-                f"{scenario.name}: {size:,} tokens loaded in {times.total_s:.0f} s, "
-                f"tokens table {table_bytes / 2**30:.2f} GiB"
-            )
-            time.sleep(max(since - time.time(), 0))  # what the runs issue comes after `since`
-            stages.append(
-                _flat_cost_stage(
-                    context,
-                    backend,
-                    scenario,
-                    env,
-                    seed,
-                    probes,
-                    size,
-                    partial(_forget_run, dsn, since),
-                    times,
-                    table_bytes,
-                    database_bytes,
-                    shutil.disk_usage(directory).free,
-                )
-            )
-    free_after = shutil.disk_usage(directory).free
-    return FlatCostResult(
-        backend=backend.name,
-        backend_label=backend.label,
-        scenario=scenario.name,
-        title=scenario.title,
-        max_p99_ratio=scenario.max_p99_ratio,
-        stages=tuple(stages),
-        disk_free_before_bytes=free_before,
-        disk_free_after_bytes=free_after,
+    cleanup.callback(backend.drop)
+    dsn = backend.create()
+    key = secrets.token_urlsafe(32)
+    env = service_env(dsn, key)
+    _log(f"{scenario.name} at {size:,}: creating and seeding its database")
+    seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
+    # The same number of users and clients at every size: only the number of tokens differs.
+    users, clients = max(config.flat_cost_sizes[-1] // 50, 100), 100
+    _log(f"{scenario.name} at {size:,}: adding {users:,} users and {clients} clients")
+    population = asyncio.run(token_load.populate(dsn, seed, users, clients))
+    _log(f"{scenario.name} at {size:,}: loading {size:,} tokens")
+    probes, times = asyncio.run(
+        token_load.load(
+            dsn,
+            key.encode(),
+            seed,
+            population,
+            size,
+            config.flat_cost_probes,
+            rebuild_indexes=size > token_load.REBUILD_FROM,
+        )
     )
-
-
-def _forget_run(dsn: str, since: int) -> None:
-    asyncio.run(token_load.forget_run(dsn, since))
-
-
-def _flat_cost_stage(
-    context: Context,
-    backend: Backend,
-    scenario: FlatCostScenario,
-    env: Mapping[str, str],
-    seed: Seed,
-    probes: token_load.Probes,
-    size: int,
-    reset: Callable[[], None],
-    times: token_load.LoadTimes,
-    table_bytes: int,
-    database_bytes: int,
-    disk_free: int,
-) -> Stage:
+    table_bytes, database_bytes = asyncio.run(token_load.sizes(dsn))
+    _log(
+        f"{scenario.name} at {size:,}: loaded in {times.total_s:.0f} s, "
+        f"tokens table {table_bytes / 2**30:.2f} GiB"
+    )
     targets: dict[str, tuple[Scenario, Target]] = {}
     for operation in scenario.operations:
         if operation.kind == "verify":
@@ -599,22 +559,71 @@ def _flat_cost_stage(
         path.write_text("\n".join(lines) + "\n")
         spec = service_spec(operation, env)
         targets[operation.name] = (operation, own_target(operation, spec, Inputs(path, path)))
-    rounds: dict[str, list[LoadResult]] = {name: [] for name in targets}
-    for number in range(1, context.config.rounds + 1):
-        if context.config.rounds > 1:
-            _log(f"{scenario.name} at {size:,}: round {number} of {context.config.rounds}")
-        for name, (operation, target) in targets.items():
-            label = f"{size}-{name}"
-            rounds[name].append(measure(context, backend, operation, target, label, reset))
-    return Stage(
-        tokens=size,
-        load=times,
+    return _FlatDatabase(
+        size=size,
+        backend=backend,
+        dsn=dsn,
+        times=times,
         table_bytes=table_bytes,
         database_bytes=database_bytes,
-        disk_free_bytes=disk_free,
-        load_average=os.getloadavg(),
-        results={name: combine(results) for name, results in rounds.items()},
-        rounds={name: tuple(results) for name, results in rounds.items()},
+        targets=targets,
+        since=int(time.time()) + 1,
+        rounds={name: [] for name in targets},
+    )
+
+
+def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResult:
+    """One database per size, each loaded in turn; then each operation is measured on each
+    size, alternating sizes within every round (on a noisy host both sizes see the same noise),
+    each measurement on a fresh server after the previous one's tokens were deleted. The
+    databases are dropped before the result is returned."""
+    config = context.config
+    stages: list[Stage] = []
+    with ExitStack() as cleanup:
+        admin = make_backend("postgresql", config.pg_admin_url)
+        directory = asyncio.run(token_load.data_directory(config.pg_admin_url))
+        if not os.path.isdir(directory):
+            directory = "/"
+        free_before = shutil.disk_usage(directory).free
+        databases = [
+            _flat_database(context, scenario, size, cleanup) for size in config.flat_cost_sizes
+        ]
+        free_loaded = shutil.disk_usage(directory).free
+        time.sleep(max(max(db.since for db in databases) - time.time(), 0))
+        for number in range(1, config.rounds + 1):
+            if config.rounds > 1:
+                _log(f"{scenario.name}: round {number} of {config.rounds}")
+            for operation in scenario.operations:
+                for db in databases:
+                    _, target = db.targets[operation.name]
+                    label = f"{db.size}-{operation.name}"
+                    db.rounds[operation.name].append(
+                        measure(context, db.backend, operation, target, label, db.forget_run)
+                    )
+        for db in databases:
+            stages.append(
+                Stage(
+                    tokens=db.size,
+                    load=db.times,
+                    table_bytes=db.table_bytes,
+                    database_bytes=db.database_bytes,
+                    results={name: combine(results) for name, results in db.rounds.items()},
+                    rounds={name: tuple(results) for name, results in db.rounds.items()},
+                )
+            )
+        load_average = os.getloadavg()
+    free_after = shutil.disk_usage(directory).free
+    return FlatCostResult(
+        backend=admin.name,
+        backend_label=admin.label,
+        scenario=scenario.name,
+        title=scenario.title,
+        max_p99_ratio=scenario.max_p99_ratio,
+        stages=tuple(stages),
+        disk_free_before_bytes=free_before,
+        disk_free_loaded_bytes=free_loaded,
+        disk_free_after_bytes=free_after,
+        load_average=load_average,
     )
 
 

@@ -401,19 +401,28 @@ async def populate(dsn: str, seed: Seed, users: int, clients: int) -> Population
     return Population(user_ids, pairs)
 
 
-async def sizes(dsn: str) -> tuple[int, int, str]:
-    """The tokens table's size with its indexes, the database's size, and its data directory."""
+async def sizes(dsn: str) -> tuple[int, int]:
+    """The tokens table's size with its indexes, and the database's size."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         table = await conn.fetchval("SELECT pg_total_relation_size('tokens')")
         database = await conn.fetchval("SELECT pg_database_size(current_database())")
-        try:
-            directory = await conn.fetchval("SHOW data_directory")
-        except asyncpg.PostgresError:
-            directory = "/"
     finally:
         await conn.close()
-    return int(table), int(database), str(directory)
+    return int(table), int(database)
+
+
+async def data_directory(dsn: str) -> str:
+    """Where the server keeps its data (a loopback server's, so a local path), or `/` when the
+    setting cannot be read."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        directory = await conn.fetchval("SHOW data_directory")
+    except asyncpg.PostgresError:
+        directory = "/"
+    finally:
+        await conn.close()
+    return str(directory)
 
 
 async def forget_run(dsn: str, since: int) -> None:
