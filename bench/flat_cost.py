@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.report import cpu_per_request
 from bench.token_load import LoadTimes
 from bench.wrk import LoadResult
 
@@ -113,7 +114,7 @@ def render_flat_cost(result: FlatCostResult, load: str) -> str:
         f"== {result.backend_label} / {result.scenario}: {result.title}",
         f"   {load}; the service, one worker",
         f"{'operation':<18}{'tokens':>14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-        f"{'non-2xx':>10}{'sock err':>10}",
+        f"{'non-2xx':>10}{'sock err':>10}{'CPU us/req':>12}",
     ]
     for name in result.operations:
         for stage in result.stages:
@@ -121,7 +122,7 @@ def render_flat_cost(result: FlatCostResult, load: str) -> str:
             lines.append(
                 f"{name:<18}{stage.tokens:>14,}{figures.requests_per_s:>10.1f}"
                 f"{figures.p50_ms:>10.2f}{figures.p99_ms:>10.2f}{figures.non_2xx:>10}"
-                f"{figures.socket_errors:>10}"
+                f"{figures.socket_errors:>10}{cpu_per_request(figures):>12}"
             )
     first, last = result.stages[0].tokens, result.stages[-1].tokens
     for name in result.operations:

@@ -38,6 +38,7 @@ window, 2 when the benchmark itself could not run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import platform
 import secrets
@@ -270,14 +271,16 @@ def serving(
     name = f"{backend.name}/{scenario.name}/{label}"
     log_path = context.workdir / f"{backend.name}-{scenario.name}-{label}.log"
     inputs = target.inputs
-    with running(target.spec, log_path) as port:
+    with running(target.spec, log_path) as served:
+        port = served.port
         if config.warmup and inputs.warmup.stat().st_size > 1:
             _log(f"{name}: warm-up {config.warmup} s")
             warm = _load_spec(context, target, port, inputs.warmup, inputs.slices)
             result, _output = run_wrk(warm, config.warmup)
             if result.exhausted:
                 _log(f"{name}: the warm-up ran out of single-use tokens")
-        yield _load_spec(context, target, port, inputs.measure, inputs.slices)
+        load = _load_spec(context, target, port, inputs.measure, inputs.slices)
+        yield dataclasses.replace(load, server_session=served.session)
 
 
 def measure(
