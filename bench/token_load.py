@@ -7,7 +7,8 @@ them for reuse), a few access tokens revoked one by one (logout); most access to
 expired, as they are between purges. Values are stored as the service stores them, as their
 HMAC-SHA-256 under the server key.
 
-Among them, spread evenly through the load, are the probes: live refresh and access tokens of the
+The last family is cut short where needed to make the count exact. Among them, spread evenly
+through the load, are the probes: live refresh and access tokens of the
 seeded user and client whose values are kept, which the measurement presents. The filler rows,
 never presented, draw their ids and values from a fast generator seeded from `secrets` (ten
 million rows must be made in a few minutes on a small host); the probes' come from `secrets`.
