@@ -10,6 +10,9 @@ from typing import Any
 BACKENDS = ("postgresql", "sqlite")
 # The reference targets of bench/references.py, measured where a scenario has a counterpart.
 REFERENCES = ("reference", "oidc-provider", "ceiling")
+# Measured only when named: the ceiling app and the service served by granian, not uvicorn (an
+# experiment on the HTTP server; granian is not among the project's dependencies).
+OPTIONAL_REFERENCES = ("ceiling-granian", "ours-granian")
 
 
 class ConfigError(ValueError):
@@ -33,6 +36,18 @@ def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+def _sizes(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    sizes = []
+    for item in _names(env, name):
+        try:
+            sizes.append(int(item.replace("_", "")))
+        except ValueError:
+            raise ConfigError(f"{name}: {item!r} is not an integer") from None
+    if sizes and (len(sizes) < 2 or sizes != sorted(set(sizes))):
+        raise ConfigError(f"{name} must list at least two increasing sizes, not {sizes}")
+    return tuple(sizes)
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """BENCH_DURATION and BENCH_WARMUP are seconds; BENCH_ROUNDS alternates the targets that many
@@ -44,8 +59,13 @@ class BenchConfig:
     is how many expired tokens the purge run deletes; BENCH_PURGE_WINDOW (seconds) is the longest
     that run may last: it ends when the purge does, or at this limit if the purge is slower.
 
+    BENCH_FLAT_COST_SIZES are the stored token counts the flat-cost scenario measures at
+    (comma-separated, increasing; the first is the baseline); BENCH_FLAT_COST_PROBES is how many
+    distinct live refresh and access tokens, spread through each load, the requests present.
+
     BENCH_REFERENCES picks the reference targets measured beside the service and its floor
-    (comma-separated, default all; `none` for none)."""
+    (comma-separated, default the three of REFERENCES; `none` for none); the OPTIONAL_REFERENCES
+    are measured only when named."""
 
     # The reference floor's method (bench/reference_floor/README.md): wrk -t1 -c32, a 2 s warm-up,
     # 10 s measured, two alternating rounds, medians.
@@ -62,6 +82,8 @@ class BenchConfig:
     purge_window: int = 90
     pg_admin_url: str = "postgresql://root@127.0.0.1:5432/postgres"
     references: tuple[str, ...] = REFERENCES
+    flat_cost_sizes: tuple[int, ...] = (10_000, 10_000_000)
+    flat_cost_probes: int = 200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BenchConfig:
@@ -72,10 +94,18 @@ class BenchConfig:
         references = _names(env, "BENCH_REFERENCES") or REFERENCES
         if references == ("none",):
             references = ()
-        unknown = sorted(set(references) - set(REFERENCES))
+        unknown = sorted(set(references) - set(REFERENCES) - set(OPTIONAL_REFERENCES))
         if unknown:
             raise ConfigError(
-                f"BENCH_REFERENCES: unknown reference(s) {unknown}; known: {REFERENCES}"
+                f"BENCH_REFERENCES: unknown reference(s) {unknown}; "
+                f"known: {REFERENCES + OPTIONAL_REFERENCES}"
+            )
+        sizes = _sizes(env, "BENCH_FLAT_COST_SIZES") or cls.flat_cost_sizes
+        probes = _int(env, "BENCH_FLAT_COST_PROBES", cls.flat_cost_probes, 1)
+        if sizes[0] < 2 * probes:
+            raise ConfigError(
+                "BENCH_FLAT_COST_SIZES: the smallest size must hold at least twice "
+                f"BENCH_FLAT_COST_PROBES ({2 * probes}) rows"
             )
         return cls(
             duration=_int(env, "BENCH_DURATION", cls.duration, 1),
@@ -91,6 +121,8 @@ class BenchConfig:
             purge_window=_int(env, "BENCH_PURGE_WINDOW", cls.purge_window, 5),
             pg_admin_url=env.get("BENCH_PG_ADMIN_URL", "").strip() or cls.pg_admin_url,
             references=references,
+            flat_cost_sizes=sizes,
+            flat_cost_probes=probes,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,4 +130,5 @@ class BenchConfig:
         data["backends"] = list(self.backends)
         data["scenarios"] = list(self.scenarios)
         data["references"] = list(self.references)
+        data["flat_cost_sizes"] = list(self.flat_cost_sizes)
         return data

@@ -7,6 +7,10 @@
   `make bench`, never part of the service), in-memory storage, client_secret_basic, refresh
   without rotation; its verify counterpart is token introspection (RFC 7662).
 - `ceiling`: a constant-answer ASGI app on the same HTTP stack (bench/ceiling_app.py).
+- `ceiling-granian` and `ours-granian`, measured only when BENCH_REFERENCES names them: the same
+  ceiling app, and the service itself (`ehealth_auth.wiring:app_from_env`, the scenario's
+  settings), served by granian (ASGI, uvloop, one worker) rather than uvicorn. granian is not a
+  dependency of the project: install it into the virtualenv to run them.
 
 Each is served by one process on loopback, under the same wrk load as the service.
 """
@@ -14,6 +18,7 @@ Each is served by one process on loopback, under the same wrk load as the servic
 from __future__ import annotations
 
 import base64
+import importlib.util
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -28,7 +33,9 @@ from bench.servers import HOST, ServerSpec
 REFERENCE = "reference"
 OIDC = "oidc-provider"
 CEILING = "ceiling"
-NAMES = (REFERENCE, OIDC, CEILING)
+CEILING_GRANIAN = "ceiling-granian"
+OURS_GRANIAN = "ours-granian"
+NAMES = (REFERENCE, OIDC, CEILING, CEILING_GRANIAN, OURS_GRANIAN)
 
 OIDC_DIR = BENCH_DIR / "oidc_provider"
 REFERENCE_DIR = BENCH_DIR / "reference_floor"
@@ -90,6 +97,42 @@ def uvicorn_command(app: str, *extra: str) -> list[str]:
     ]
 
 
+def granian_command(app: str, *extra: str) -> list[str]:
+    """One granian worker (ASGI, uvloop, one runtime thread), quiet, on the runner's port."""
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        *extra,
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--runtime-threads",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "1",
+        "--no-ws",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        app,
+    ]
+
+
+def ensure_granian() -> None:
+    if importlib.util.find_spec("granian") is None:
+        raise ReferenceError(
+            "granian is not installed: `.venv/bin/python -m pip install granian` to measure it"
+        )
+
+
 def _basic(seed: Seed) -> str:
     # RFC 6749 §2.3.1: client id and secret are form-encoded before the Basic encoding.
     pair = f"{urlencode({'': seed.client_id})[1:]}:{urlencode({'': seed.client_secret})[1:]}"
@@ -106,10 +149,23 @@ def ensure_oidc_provider() -> None:
 
 
 def reference(
-    name: str, scenario: Scenario, values: ReferenceSeed, base_env: Mapping[str, str]
+    name: str,
+    scenario: Scenario,
+    values: ReferenceSeed,
+    base_env: Mapping[str, str],
+    service_env: Mapping[str, str],
 ) -> Reference | None:
-    """The target `name` for `scenario`, or None where it has no counterpart."""
+    """The target `name` for `scenario`, or None where it has no counterpart. `service_env` is
+    the service's environment for the scenario (what `ours-granian` serves with)."""
     seed = values.seed
+    if name == CEILING_GRANIAN:
+        ensure_granian()
+        command = granian_command("bench.ceiling_app:app")
+        return Reference(name, ServerSpec(name, command, dict(base_env), BENCH_DIR.parent))
+    if name == OURS_GRANIAN:
+        ensure_granian()
+        command = granian_command("ehealth_auth.wiring:app_from_env", "--factory")
+        return Reference(name, ServerSpec(name, command, dict(service_env), BENCH_DIR.parent))
     if name == CEILING:
         return Reference(
             CEILING,

@@ -116,6 +116,7 @@ class Comparison:
 def render(comparison: Comparison, load: str) -> str:
     header = (
         f"{'target':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'sock err':>10}"
+        f"{'CPU us/req':>12}"
         + (f"{'ours/x req/s':>14}{'ours/x p99':>12}" if comparison.references else "")
     )
     lines = [
@@ -128,7 +129,7 @@ def render(comparison: Comparison, load: str) -> str:
     for name, result in targets:
         line = (
             f"{name:<15}{result.requests_per_s:>10.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.non_2xx:>10d}{result.socket_errors:>10d}"
+            f"{result.non_2xx:>10d}{result.socket_errors:>10d}{cpu_per_request(result):>12}"
         )
         if comparison.references:
             throughput, p99 = comparison.ratios_to(result)
@@ -149,6 +150,12 @@ def render(comparison: Comparison, load: str) -> str:
         if result.first_error:
             lines.append(f"first failure ({name}): {result.first_error[:300]}")
     return "\n".join(lines)
+
+
+def cpu_per_request(result: LoadResult) -> str:
+    """The target's CPU time per request, all its threads and processes ("-" when unknown)."""
+    cpu = result.cpu_us_per_request
+    return "-" if cpu is None else f"{cpu:.0f}"
 
 
 def _input_notes(name: str, result: LoadResult) -> list[str]:

@@ -13,6 +13,10 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
 - `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
   logins (bench/login_flood.py), the two alternating for BENCH_ROUNDS rounds; then guessing
   from one address is counted.
+- `flat-cost` (PostgreSQL only): the service's refresh and uncached verify with each of
+  BENCH_FLAT_COST_SIZES stored tokens, one database per size loaded with COPY
+  (bench/token_load.py), the sizes alternating within each round; the databases are dropped at
+  the end.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
@@ -24,7 +28,8 @@ BENCH_THREADS (2), BENCH_REQUEST_TIMEOUT (seconds, 5), BENCH_BACKENDS
 and BENCH_SCENARIOS (comma-separated, default all), BENCH_PG_ADMIN_URL (a loopback PostgreSQL
 URL with the right to create databases), BENCH_SINGLE_USE_RATE (req/s the rotation's tokens are
 provisioned for, 3000), BENCH_PURGE_ROWS (100000), BENCH_PURGE_WINDOW (seconds, 90),
-BENCH_REFERENCES (comma-separated reference targets, default all; `none` for none).
+BENCH_REFERENCES (comma-separated reference targets, default all; `none` for none),
+BENCH_FLAT_COST_SIZES (10000,10000000), BENCH_FLAT_COST_PROBES (200).
 
 Exit status: 0 when every measurement completed without errors, 1 when some request failed
 (non-2xx or socket error), a rotation run ran out of tokens or a purge failed or overran its
@@ -33,6 +38,8 @@ window, 2 when the benchmark itself could not run.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import os
 import platform
 import secrets
@@ -42,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,9 +57,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import bulk
+from bench import bulk, token_load
 from bench.backends import Backend, BackendError, make_backend
 from bench.config import BenchConfig, ConfigError
+from bench.flat_cost import FlatCostResult, Stage, render_flat_cost
 from bench.login_flood import (
     Flood,
     FloodOutcome,
@@ -83,11 +91,14 @@ from bench.report import (
     write_summary,
 )
 from bench.scenarios import (
+    BENCH_ADMIN_KEY,
     BENCH_DIR,
     AnyScenario,
+    FlatCostScenario,
     LoginFloodScenario,
     PurgeScenario,
     Scenario,
+    Selectable,
     select,
 )
 from bench.seed import Cli, Seed, SeedError, seed_database
@@ -105,6 +116,7 @@ _RUN_ERRORS = (
     ServerError,
     LoadError,
     ReferenceError,
+    token_load.LoadError,
     OSError,
     subprocess.SubprocessError,
 )
@@ -250,21 +262,28 @@ def serving(
     scenario: AnyScenario,
     target: Target,
     label: str,
+    reset: Callable[[], None] | None = None,
 ) -> Iterator[LoadSpec]:
-    """Reset the database, start the target and warm it up; yields the measurement's load."""
+    """Reset the database (with `reset` when given), start the target and warm it up; yields the
+    measurement's load."""
     config = context.config
-    backend.reset()
+    if reset is None:
+        backend.reset()
+    else:
+        reset()
     name = f"{backend.name}/{scenario.name}/{label}"
     log_path = context.workdir / f"{backend.name}-{scenario.name}-{label}.log"
     inputs = target.inputs
-    with running(target.spec, log_path) as port:
+    with running(target.spec, log_path) as served:
+        port = served.port
         if config.warmup and inputs.warmup.stat().st_size > 1:
             _log(f"{name}: warm-up {config.warmup} s")
             warm = _load_spec(context, target, port, inputs.warmup, inputs.slices)
             result, _output = run_wrk(warm, config.warmup)
             if result.exhausted:
                 _log(f"{name}: the warm-up ran out of single-use tokens")
-        yield _load_spec(context, target, port, inputs.measure, inputs.slices)
+        load = _load_spec(context, target, port, inputs.measure, inputs.slices)
+        yield dataclasses.replace(load, server_session=served.session)
 
 
 def measure(
@@ -273,10 +292,11 @@ def measure(
     scenario: AnyScenario,
     target: Target,
     label: str,
+    reset: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Reset the database, start the target, warm it up, then measure it."""
     duration = context.config.duration
-    with serving(context, backend, scenario, target, label) as load:
+    with serving(context, backend, scenario, target, label, reset) as load:
         _log(f"{backend.name}/{scenario.name}/{label}: measuring {duration} s")
         result, _output = run_wrk(load, duration)
     if result.exhausted:
@@ -353,7 +373,7 @@ def run_comparison(
     }
     for name in context.config.references:
         ref = (
-            reference(name, scenario, references, base_env())
+            reference(name, scenario, references, base_env(), {**env, **scenario.service_env})
             if name in scenario.references
             else None
         )
@@ -505,10 +525,141 @@ def run_login_flood(
     )
 
 
-Result = Comparison | PurgeComparison | LoginFloodResult
+@dataclass
+class _FlatDatabase:
+    """One size of the flat-cost scenario: its database, loaded, and what is measured on it."""
+
+    size: int
+    backend: Backend
+    dsn: str
+    times: token_load.LoadTimes
+    table_bytes: int
+    database_bytes: int
+    targets: dict[str, tuple[Scenario, Target]]
+    since: int  # every loaded row was issued before this
+    rounds: dict[str, list[LoadResult]] = field(default_factory=dict)
+
+    def forget_run(self) -> None:
+        asyncio.run(token_load.forget_run(self.dsn, self.since))
 
 
-def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -> list[Result]:
+def _flat_database(
+    context: Context, scenario: FlatCostScenario, size: int, cleanup: ExitStack
+) -> _FlatDatabase:
+    """Create, seed and load the database of one size; write its requests."""
+    config = context.config
+    backend = make_backend("postgresql", config.pg_admin_url)
+    cleanup.callback(backend.drop)
+    dsn = backend.create()
+    key = secrets.token_urlsafe(32)
+    env = service_env(dsn, key)
+    _log(f"{scenario.name} at {size:,}: creating and seeding its database")
+    seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
+    # The same number of users and clients at every size: only the number of tokens differs.
+    users, clients = max(config.flat_cost_sizes[-1] // 50, 100), 100
+    _log(f"{scenario.name} at {size:,}: adding {users:,} users and {clients} clients")
+    population = asyncio.run(token_load.populate(dsn, seed, users, clients))
+    _log(f"{scenario.name} at {size:,}: loading {size:,} tokens")
+    probes, times = asyncio.run(
+        token_load.load(
+            dsn,
+            key.encode(),
+            seed,
+            population,
+            size,
+            config.flat_cost_probes,
+            rebuild_indexes=size > token_load.REBUILD_FROM,
+        )
+    )
+    table_bytes, database_bytes = asyncio.run(token_load.sizes(dsn))
+    _log(
+        f"{scenario.name} at {size:,}: loaded in {times.total_s:.0f} s, "
+        f"tokens table {table_bytes / 2**30:.2f} GiB"
+    )
+    targets: dict[str, tuple[Scenario, Target]] = {}
+    for operation in scenario.operations:
+        if operation.kind == "verify":
+            lines = [
+                f"/admin/tokens/{value}/verify {BENCH_ADMIN_KEY}" for value in probes.access_tokens
+            ]
+        else:
+            lines = list(operation.inputs(seed, probes.refresh_tokens))
+        path = context.workdir / f"{scenario.name}-{size}-{operation.name}.input"
+        path.write_text("\n".join(lines) + "\n")
+        spec = service_spec(operation, env)
+        targets[operation.name] = (operation, own_target(operation, spec, Inputs(path, path)))
+    return _FlatDatabase(
+        size=size,
+        backend=backend,
+        dsn=dsn,
+        times=times,
+        table_bytes=table_bytes,
+        database_bytes=database_bytes,
+        targets=targets,
+        since=int(time.time()) + 1,
+        rounds={name: [] for name in targets},
+    )
+
+
+def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResult:
+    """One database per size, each loaded in turn; then each operation is measured on each
+    size, alternating sizes within every round (on a noisy host both sizes see the same noise),
+    each measurement on a fresh server after the previous one's tokens were deleted. The
+    databases are dropped before the result is returned."""
+    config = context.config
+    stages: list[Stage] = []
+    with ExitStack() as cleanup:
+        admin = make_backend("postgresql", config.pg_admin_url)
+        directory = asyncio.run(token_load.data_directory(config.pg_admin_url))
+        if not os.path.isdir(directory):
+            directory = "/"
+        free_before = shutil.disk_usage(directory).free
+        databases = [
+            _flat_database(context, scenario, size, cleanup) for size in config.flat_cost_sizes
+        ]
+        free_loaded = shutil.disk_usage(directory).free
+        time.sleep(max(max(db.since for db in databases) - time.time(), 0))
+        for number in range(1, config.rounds + 1):
+            if config.rounds > 1:
+                _log(f"{scenario.name}: round {number} of {config.rounds}")
+            for operation in scenario.operations:
+                for db in databases:
+                    _, target = db.targets[operation.name]
+                    label = f"{db.size}-{operation.name}"
+                    db.rounds[operation.name].append(
+                        measure(context, db.backend, operation, target, label, db.forget_run)
+                    )
+        for db in databases:
+            stages.append(
+                Stage(
+                    tokens=db.size,
+                    load=db.times,
+                    table_bytes=db.table_bytes,
+                    database_bytes=db.database_bytes,
+                    results={name: combine(results) for name, results in db.rounds.items()},
+                    rounds={name: tuple(results) for name, results in db.rounds.items()},
+                )
+            )
+        load_average = os.getloadavg()
+    free_after = shutil.disk_usage(directory).free
+    return FlatCostResult(
+        backend=admin.name,
+        backend_label=admin.label,
+        scenario=scenario.name,
+        title=scenario.title,
+        max_p99_ratio=scenario.max_p99_ratio,
+        stages=tuple(stages),
+        disk_free_before_bytes=free_before,
+        disk_free_loaded_bytes=free_loaded,
+        disk_free_after_bytes=free_after,
+        load_average=load_average,
+    )
+
+
+Result = Comparison | PurgeComparison | LoginFloodResult | FlatCostResult
+
+
+def run_backend(context: Context, name: str, scenarios: Sequence[Selectable]) -> list[Result]:
     backend = make_backend(name, context.config.pg_admin_url)
     results: list[Result] = []
     with ExitStack() as cleanup:
@@ -518,7 +669,14 @@ def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -
         seed: Seed = seed_database(Cli(BIN_DIR / "ehealth-auth", env))
         references = reference_seed(context, name, scenarios, seed, cleanup)
         for scenario in scenarios:
-            if isinstance(scenario, PurgeScenario):
+            if isinstance(scenario, FlatCostScenario):
+                if name != "postgresql":
+                    _log(f"{name}: {scenario.name} runs on PostgreSQL only")
+                    continue
+                flat = run_flat_cost(context, scenario)
+                results.append(flat)
+                text = render_flat_cost(flat, load_description(context.config))
+            elif isinstance(scenario, PurgeScenario):
                 purge = run_purge(context, backend, scenario, env, seed)
                 results.append(purge)
                 text = render_purge(purge, purge_description(context.config, scenario))
@@ -537,7 +695,7 @@ def run_backend(context: Context, name: str, scenarios: Sequence[AnyScenario]) -
 def reference_seed(
     context: Context,
     backend_name: str,
-    scenarios: Sequence[AnyScenario],
+    scenarios: Sequence[Selectable],
     seed: Seed,
     cleanup: ExitStack,
 ) -> ReferenceSeed:
@@ -569,7 +727,7 @@ def failed(result: Result) -> bool:
     """Whether some request failed or the run's figures are not valid."""
     if isinstance(result, PurgeComparison):
         return bool(result.problems or result.baseline.errors or result.during.errors)
-    if isinstance(result, LoginFloodResult):
+    if isinstance(result, LoginFloodResult | FlatCostResult):
         return bool(result.problems)
     targets = (result.ours, result.floor, *result.references.values())
     return any(target.errors or target.exhausted for target in targets)

@@ -3,6 +3,7 @@
 A Scenario is measured on each backend against two targets, the service ("ours") and the floor
 handler it names in bench/floor_app.py, under the same load. The PurgeScenario measures the
 service alone, refreshing with and without `ehealth-auth tokens purge-expired` running beside it.
+The FlatCostScenario measures the service alone with few and with many stored tokens.
 """
 
 from __future__ import annotations
@@ -78,7 +79,25 @@ class LoginFloodScenario:
     guess_s: float = 10.0
 
 
+@dataclass(frozen=True)
+class FlatCostScenario:
+    """Refresh and verify with few stored tokens and again with many (BENCH_FLAT_COST_SIZES), in
+    a PostgreSQL database of the scenario's own, the tokens loaded with COPY (bench/token_load.py).
+
+    `operations` are the measured scenarios (their path, script and service settings); each is
+    given the probes' values rather than the seed's one token. `max_p99_ratio` is the target for
+    the largest size's p99 over the smallest's.
+    """
+
+    name: str
+    title: str
+    operations: tuple[Scenario, ...]
+    max_p99_ratio: float = 1.15
+
+
+# The scenarios measured through one database of the backend's run; flat-cost has its own.
 AnyScenario = Scenario | PurgeScenario | LoginFloodScenario
+Selectable = AnyScenario | FlatCostScenario
 
 
 def refresh_bodies(seed: Seed, refresh_tokens: Sequence[str]) -> list[str]:
@@ -105,7 +124,7 @@ REFRESH = Scenario(
     floor_handler="refresh",
     inputs=refresh_bodies,
     service_env={"EHEALTH_AUTH_REFRESH_ROTATION": "off"},
-    references=("reference", "oidc-provider", "ceiling"),
+    references=("reference", "oidc-provider", "ceiling", "ceiling-granian", "ours-granian"),
 )
 
 REFRESH_ROTATION = Scenario(
@@ -151,7 +170,7 @@ VERIFY = Scenario(
     inputs=verify_requests,
     service_env={"EHEALTH_AUTH_ADMIN_KEYS": BENCH_ADMIN_KEY},
     kind="verify",
-    references=("reference", "oidc-provider", "ceiling"),
+    references=("reference", "oidc-provider", "ceiling", "ceiling-granian", "ours-granian"),
 )
 
 VERIFY_UNCACHED = Scenario(
@@ -179,17 +198,24 @@ LOGIN_FLOOD = LoginFloodScenario(
     },
 )
 
-SCENARIOS: tuple[AnyScenario, ...] = (
+FLAT_COST = FlatCostScenario(
+    name="flat-cost",
+    title="refresh (rotation off) and verify (cache off, every call reads) as stored tokens grow",
+    operations=(REFRESH, VERIFY_UNCACHED),
+)
+
+SCENARIOS: tuple[Selectable, ...] = (
     REFRESH,
     REFRESH_ROTATION,
     PURGE,
     VERIFY,
     VERIFY_UNCACHED,
     LOGIN_FLOOD,
+    FLAT_COST,
 )
 
 
-def select(names: Sequence[str]) -> tuple[AnyScenario, ...]:
+def select(names: Sequence[str]) -> tuple[Selectable, ...]:
     """The scenarios named (all when none are), in their declared order."""
     if not names:
         return SCENARIOS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
@@ -31,6 +33,31 @@ class ServerSpec:
     command: Sequence[str]
     env: Mapping[str, str]
     cwd: Path
+
+
+class Served(NamedTuple):
+    """A started target: its port, and the session its processes run in (its leader's pid)."""
+
+    port: int
+    session: int
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time (user and system) used so far by the processes of a session, and by the children
+    they reaped; a process that exits between two readings takes its time with it."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, pgrp, session, ..., utime (11), stime, cutime, cstime.
+        if int(fields[3]) == session:
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -67,8 +94,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(spec: ServerSpec, log_path: Path) -> Iterator[int]:
-    """Start the server, wait until its port accepts connections, yield the port, stop it."""
+def running(spec: ServerSpec, log_path: Path) -> Iterator[Served]:
+    """Start the server, wait until its port accepts connections, yield it, stop it."""
     port = free_port()
     command = [part.replace("{port}", str(port)) for part in spec.command]
     with log_path.open("wb") as log:
@@ -91,7 +118,7 @@ def running(spec: ServerSpec, log_path: Path) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise ServerError(f"{spec.name} did not listen within {START_TIMEOUT_S:.0f} s")
             time.sleep(0.1)
-        yield port
+        yield Served(port, process.pid)
         if process.poll() is not None:
             raise ServerError(f"{spec.name} died under load:\n{_tail(log_path)}")
     finally:

@@ -14,10 +14,12 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+from bench.servers import session_cpu_seconds
 
 _RESULT = re.compile(r"^BENCH_RESULT (?P<fields>.*)$", re.MULTILINE)
 _FIRST_ERROR = re.compile(r"^BENCH_FIRST_ERROR (?P<text>.*)$", re.MULTILINE)
@@ -37,6 +39,8 @@ class LoadSpec:
     connections: int
     threads: int
     request_timeout: int
+    # The target's session (bench/servers.py): its CPU time over the run is recorded.
+    server_session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,26 @@ class LoadResult:
     inputs_used: int = 0
     inputs: int = 0
     exhausted: int = 0
+    # CPU seconds the target's processes used over the run (all its threads and processes).
+    server_cpu_s: float | None = None
 
     @property
     def errors(self) -> int:
         return self.non_2xx + self.socket_errors
 
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        return self.server_cpu_s / self.requests * 1e6
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "errors": self.errors}
+        cpu = self.cpu_us_per_request
+        return {
+            **asdict(self),
+            "errors": self.errors,
+            "cpu_us_per_request": None if cpu is None else round(cpu, 1),
+        }
 
 
 def combine(results: Sequence[LoadResult]) -> LoadResult:
@@ -71,6 +88,7 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
     if len(results) == 1:
         return results[0]
     first_errors = [result.first_error for result in results if result.first_error]
+    cpu = [result.server_cpu_s for result in results]
     return LoadResult(
         requests=sum(result.requests for result in results),
         duration_s=round(sum(result.duration_s for result in results), 3),
@@ -86,6 +104,7 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         inputs_used=max(result.inputs_used for result in results),
         inputs=max(result.inputs for result in results),
         exhausted=sum(result.exhausted for result in results),
+        server_cpu_s=None if None in cpu else round(sum(c or 0.0 for c in cpu), 2),
     )
 
 
@@ -138,6 +157,8 @@ class WrkRun:
     """One wrk run of at most `duration_s` seconds, in the background."""
 
     def __init__(self, spec: LoadSpec, duration_s: int) -> None:
+        self._session = spec.server_session
+        self._cpu_start = None if self._session is None else session_cpu_seconds(self._session)
         self._timeout = duration_s + spec.request_timeout + _GRACE_S
         command = [
             wrk_executable(),
@@ -178,7 +199,11 @@ class WrkRun:
             raise LoadError(f"wrk did not finish within {self._timeout} s") from None
         if self._process.returncode != 0:
             raise LoadError(f"wrk failed ({self._process.returncode}):\n{output[-2000:]}")
-        return parse_output(output), output
+        result = parse_output(output)
+        if self._session is not None and self._cpu_start is not None:
+            used = session_cpu_seconds(self._session) - self._cpu_start
+            result = replace(result, server_cpu_s=round(used, 2))
+        return result, output
 
     def close(self) -> None:
         """Stop wrk if it still runs (when the caller gives up on it)."""
