@@ -16,10 +16,12 @@ from ehealth_auth.storage.tables import metadata
 SCOPE = "app:authorize legal_entity:read employee:read"
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 # argon2id at its cheapest: the suite hashes passwords often, and their strength is not under test.
+# Nor is the rate of sign-in hashes (1 a second by default), except where a test sets it.
 CHEAP_PASSWORD_HASHING = {
     "password_hash_time_cost": 1,
     "password_hash_memory_kib": 8,
     "password_hash_parallelism": 1,
+    "password_hash_rate": 0,
 }
 
 

@@ -95,11 +95,13 @@ class BoundedPasswordWork:
     it is refused at once (503 with Retry-After), having cost no lookup and no write: a login
     flood can neither pile up nor make the process do database work for logins it refuses.
 
-    `rate` (hashes started per second, 0 for no limit) bounds how much CPU password hashing may
-    take from the process's other requests over time, whatever the scheduler does with `nice`:
-    a token bucket holding up to `running + waiting` hashes, refilled at `rate` per second. A
+    `rate` (hashes started per second, 0 for no limit) bounds how much CPU sign-ins may take
+    from the process's other requests over time, whatever the scheduler does with `nice`: a
+    token bucket holding up to `running + waiting` hashes, refilled at `rate` per second. A
     request is admitted while the bucket holds a whole hash and pays for each hash it starts, so
     simultaneous admissions may leave it owing for a moment; later requests wait for that too.
+    An operator's hashing (`run_for_operator`) takes a place but neither waits for nor pays the
+    bucket: it is authenticated work, and a bulk of it must not shut sign-ins out afterwards.
 
     The hashing threads run at `nice` (Linux): when the CPU is short, the process's other
     requests (refresh, verify) come first. So a hash may wait long for a thread: one that no
@@ -166,7 +168,16 @@ class BoundedPasswordWork:
         with self.reserve() as reserved:
             return await reserved.run(work)
 
-    async def _execute(self, work: Callable[[], T]) -> T:
+    async def run_for_operator(self, work: Callable[[], T]) -> T:
+        if self._admitted >= self._capacity:
+            raise ServiceUnavailableError(1, BUSY_MESSAGE)
+        self._admitted += 1
+        try:
+            return await self._execute(work, metered=False)
+        finally:
+            self._admitted -= 1
+
+    async def _execute(self, work: Callable[[], T], *, metered: bool = True) -> T:
         submitted = self._executor.submit(work)
         result = asyncio.wrap_future(submitted)
         if self._max_wait:
@@ -178,7 +189,7 @@ class BoundedPasswordWork:
             # Only a hash that has not started can be dropped; a running one is waited for.
             if not done and submitted.cancel():
                 raise ServiceUnavailableError(1, BUSY_MESSAGE)
-        if self._rate:
+        if self._rate and metered:
             self._refill()
             self._tokens -= 1  # paid for when it runs (or has run)
         return await result

@@ -57,9 +57,9 @@ class Settings(BaseSettings):
     password_hash_queue: int = Field(default=4, ge=0)
     # Linux nice value of the hashing threads: the hot paths come first when the CPU is short.
     password_hash_nice: int = Field(default=19, ge=0, le=19)
-    # Password hashes started per second per process (0: no limit): what hashing may take from
-    # the hot paths' CPU whatever the scheduler makes of the nice value.
-    password_hash_rate: float = Field(default=0, ge=0)
+    # Sign-in password hashes started per second per process (0: no limit): what a login flood
+    # may take from the hot paths' CPU whatever the scheduler makes of the nice value.
+    password_hash_rate: float = Field(default=1, ge=0)
     # Seconds a hash may wait for a thread before the login is answered 503 (0: no limit).
     password_hash_max_wait: float = Field(default=5, ge=0)
     # Throttling of failed authentications (docs/security.md), per fixed window.

@@ -111,6 +111,9 @@ class InlinePasswordWork:
         finally:
             self.reserved -= 1
 
+    async def run_for_operator(self, work: Callable[[], T]) -> T:
+        return await self.run(work)
+
     async def run(self, work: Callable[[], T]) -> T:
         if self.refuse:
             raise ServiceUnavailableError(1, "Too many sign-ins in progress. Try again shortly.")

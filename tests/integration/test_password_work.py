@@ -109,6 +109,32 @@ async def test_beyond_the_rate_a_request_is_refused_at_once_until_the_bucket_ref
         work.close()
 
 
+async def test_an_operators_hash_is_neither_refused_by_nor_counted_against_the_rate() -> None:
+    now = [0.0]
+    work = BoundedPasswordWork(running=1, waiting=1, rate=0.5, monotonic=lambda: now[0])
+    try:
+        assert await work.run(lambda: 1) == 1
+        assert await work.run(lambda: 2) == 2
+        assert not work.has_room()  # sign-ins have spent the bucket
+        assert [await work.run_for_operator(lambda n=n: n) for n in range(5)] == list(range(5))
+        with pytest.raises(ServiceUnavailableError):
+            await work.run(lambda: 3)
+        now[0] += 2.0  # one hash at 0.5 per second: nothing was owed for the operator's five
+        assert await work.run(lambda: 4) == 4
+    finally:
+        work.close()
+
+
+async def test_an_operators_hash_takes_a_place_like_a_sign_in() -> None:
+    work = BoundedPasswordWork(running=1, waiting=0)
+    try:
+        with work.reserve(), pytest.raises(ServiceUnavailableError):
+            await work.run_for_operator(lambda: 1)
+        assert await work.run_for_operator(lambda: 2) == 2
+    finally:
+        work.close()
+
+
 async def test_requests_admitted_together_pay_for_every_hash_they_start() -> None:
     now = [0.0]
     work = BoundedPasswordWork(running=1, waiting=2, rate=1.0, monotonic=lambda: now[0])

@@ -97,6 +97,12 @@ class PasswordWork(Protocol):
         there is none."""
         ...
 
+    async def run_for_operator(self, work: Callable[[], T]) -> T:
+        """`run` for an operator's hashing (`users create`, `set-password`): bounded by the
+        places like a sign-in, but never refused by, nor counted against, the rate of hashes
+        that bounds what sign-ins may take."""
+        ...
+
 
 class SuccessorCipher(Protocol):
     """Authenticated encryption of a successor refresh token for the grace window (CONTRACT §6).

@@ -193,7 +193,7 @@ class AdminService:
         email = checks.email("email", email)
         checks.password("password", password)
         checks.raise_if_any()
-        password_hash = await self._work.run(lambda: self._passwords.hash(password))
+        password_hash = await self._work.run_for_operator(lambda: self._passwords.hash(password))
         record = UserRecord(uuid.uuid4(), email, password_hash, is_blocked=False)
         await self._commands.add_user(record, self._clock.now())
         return record
@@ -213,7 +213,7 @@ class AdminService:
         checks.password("password", password)
         checks.raise_if_any()
         user = await self.get_user(user_id)
-        password_hash = await self._work.run(lambda: self._passwords.hash(password))
+        password_hash = await self._work.run_for_operator(lambda: self._passwords.hash(password))
         await self._commands.set_password_hash(user_id, password_hash, self._clock.now())
         await self._commands.clear_attempts(account_key(self._hasher, user.email))
         return UserRecord(user.id, user.email, password_hash, user.is_blocked)
