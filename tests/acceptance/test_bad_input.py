@@ -102,6 +102,10 @@ async def test_unknown_route_and_wrong_method_answer_in_envelope(
     assert wrong.status_code == 405
     assert wrong.json()["error"]["type"] == "method_not_allowed"
     assert wrong.headers["allow"] == "POST"
+    # POST /oauth/tokens is answered ahead of the router (HotLanes); a near miss is not.
+    slashed = await http.post("/oauth/tokens/", json={})
+    assert slashed.status_code == 404
+    assert slashed.json()["error"]["type"] == "not_found"
 
 
 async def test_url_in_meta_keeps_non_default_port_and_drops_query(

@@ -306,7 +306,7 @@ async def test_verify_path_answers_other_methods_and_shapes_like_any_route(
 ) -> None:
     token = await access_token(http, world)
     path = f"/admin/tokens/{token['value']}/verify"
-    # GET is answered ahead of the router (VerifyLane); the rest goes through it.
+    # GET is answered ahead of the router (HotLanes); the rest goes through it.
     wrong = await http.post(path, headers=AUTH)
     assert wrong.status_code == 405
     assert wrong.json()["error"]["type"] == "method_not_allowed"

@@ -30,6 +30,7 @@ from ehealth_auth.web.client_auth import ClientAuthentication
 from ehealth_auth.web.envelope import render_error
 from ehealth_auth.web.flow_routes import AuthorizationFlow, flow_operations
 from ehealth_auth.web.health_routes import HealthRoutes, Readiness
+from ehealth_auth.web.lanes import HotLanes
 from ehealth_auth.web.oauth_routes import (
     IntrospectionRoute,
     MetadataRoute,
@@ -42,7 +43,7 @@ from ehealth_auth.web.operations import Endpoint, Operation
 from ehealth_auth.web.request_context import ErrorTranslator, RequestContextMiddleware
 from ehealth_auth.web.slow_clients import BodyDeadline
 from ehealth_auth.web.token_routes import TokenRoute
-from ehealth_auth.web.verify_route import VerifyLane, VerifyRoute
+from ehealth_auth.web.verify_route import VerifyRoute
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
@@ -132,9 +133,10 @@ def create_app(
             IntrospectionRoute(oauth, clients, guard.admits, max_body_bytes).operation(),
         ]
     metrics = metrics or Metrics()
+    token = TokenRoute(token_endpoint, max_body_bytes, sources, clients, form).operation()
     operations = [
         verify,
-        TokenRoute(token_endpoint, max_body_bytes, sources, clients, form).operation(),
+        token,
         *standard,
         *ClientRoutes(admin, max_body_bytes).operations(),
         *UserRoutes(admin, max_body_bytes).operations(),
@@ -164,8 +166,13 @@ def create_app(
                 translate_error=translate_error,
             ),
             Middleware(BodyDeadline, seconds=body_timeout),
-            # The gateway's verify call, by far the most frequent, skips the router.
-            Middleware(VerifyLane, endpoint=guard.protect(verify.endpoint, gateway=True)),
+            # The gateway's verify and the token endpoint, by far the most frequent, skip the
+            # router.
+            Middleware(
+                HotLanes,
+                verify=guard.protect(verify.endpoint, gateway=True),
+                token=token.endpoint,
+            ),
         ],
         exception_handlers={HTTPException: _http_error, ServiceError: _service_error},
         lifespan=lifespan or _no_lifespan,

@@ -27,7 +27,7 @@ from ehealth_auth.web.envelope import render_error
 # Maps an unhandled exception to the answer it deserves (e.g. 503), or None for a 500.
 ErrorTranslator = Callable[[Exception], ServiceError | None]
 
-# Set by a handler that answers ahead of the router (VerifyLane): the route template it served.
+# Set by a handler that answers ahead of the router (web/lanes.py): the route template it served.
 ROUTE_KEY = "ehealth_auth.route"
 HEALTH_PREFIX = "/health/"
 UNMATCHED = "unmatched"

@@ -22,6 +22,8 @@ from ehealth_auth.web.oauth_dialect import FORM
 from ehealth_auth.web.oauth_routes import TokenForm
 from ehealth_auth.web.operations import Answer, Header, Operation
 
+PATH = "/oauth/tokens"
+
 _REFRESH_GRANT: s.Schema = {
     "title": "RefreshTokenGrant",
     "type": "object",
@@ -155,7 +157,7 @@ class TokenRoute:
         )
         json_mode = Operation(
             "POST",
-            "/oauth/tokens",
+            PATH,
             self.handle,
             "createToken",
             "Issue tokens (grant_type=refresh_token or authorization_code)",

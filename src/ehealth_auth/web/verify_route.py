@@ -1,28 +1,23 @@
 """`GET /admin/tokens/{value}/verify`, the API gateway's call on every request (CONTRACT §3).
 
-This is the service's hottest route: one SQL read, nothing else. VerifyLane answers it ahead of
-the router (same guard, same handler), saving the routing and exception layers on every call.
+This is the service's hottest route: one SQL read, nothing else. `HotLanes` (web/lanes.py)
+answers it ahead of the router (same guard, same handler).
 The access log never shows the token in this path (web/request_context.py redacts it).
 """
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ehealth_auth.logs import note
 from ehealth_auth.protocol.verify import TokenVerifier
 from ehealth_auth.protocol.views import issued_token_view
 from ehealth_auth.web import schemas as s
 from ehealth_auth.web.envelope import NO_STORE, render_data
-from ehealth_auth.web.operations import Endpoint, Operation, Param
-from ehealth_auth.web.request_context import ROUTE_KEY
+from ehealth_auth.web.operations import Operation, Param
 
 PATH = "/admin/tokens/{value}/verify"
-_PATH = re.compile(r"^/admin/tokens/([^/]+)/verify$")
 
 
 class VerifyRoute:
@@ -63,26 +58,3 @@ class VerifyRoute:
                 "invalid_user `Authentication failed.` when its client or user is blocked."
             ),
         )
-
-
-class VerifyLane:
-    """ASGI middleware: `GET` on the verify path goes straight to `endpoint`.
-
-    `endpoint` is the route's guarded handler, the very one the router would call; every other
-    request, and any other method on this path, goes on to the router.
-    """
-
-    def __init__(self, app: ASGIApp, endpoint: Endpoint) -> None:
-        self.app = app
-        self._endpoint = endpoint
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            match = _PATH.match(scope["path"])
-            if match is not None:
-                scope["path_params"] = {"value": match.group(1)}
-                scope[ROUTE_KEY] = PATH
-                response = await self._endpoint(Request(scope, receive))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
