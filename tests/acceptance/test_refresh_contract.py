@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import httpx
+import sqlalchemy as sa
 
-from ehealth_auth.storage.tables import approvals, users
+from ehealth_auth.crypto import HmacSecretHasher
+from ehealth_auth.storage.tables import approvals, connections, tokens, users
 from ehealth_auth.wiring import Services
 from tests.fakes import FakeClock
 from tests.support import SCOPE, World, seed_world, snapshot
@@ -52,6 +55,44 @@ async def test_refresh_returns_new_access_token_in_envelope(
     }
     assert len(data["value"]) >= 22
     assert data["value"] != world.refresh_token
+
+
+async def test_the_stored_access_token_descends_from_the_presented_refresh_token(
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
+) -> None:
+    # On PostgreSQL the read and this write are one statement; on SQLite, two: the row is alike.
+    response = await post_tokens(http, world.refresh_body())
+    assert response.status_code == 201
+    data = response.json()["data"]
+
+    async with services.engine.connect() as conn:
+        wanted = [UUID(data["id"]), world.refresh_token_id]
+        rows = {
+            row.id: row
+            for row in (await conn.execute(sa.select(tokens).where(tokens.c.id.in_(wanted))))
+        }
+        # The world's one connection, whose secret was presented.
+        connection_id = (
+            await conn.execute(
+                sa.select(connections.c.id).where(connections.c.client_id == world.client_id)
+            )
+        ).scalar_one()
+    access, refresh = rows[UUID(data["id"])], rows[world.refresh_token_id]
+    assert (access.name, access.user_id, access.client_id, access.scope) == (
+        "access_token",
+        world.user_id,
+        world.client_id,
+        SCOPE,
+    )
+    assert (access.issued_at, access.expires_at) == (clock.now(), data["expires_at"])
+    assert (access.family_id, access.parent_id, access.connection_id) == (
+        refresh.family_id,
+        refresh.id,
+        connection_id,
+    )
+    assert access.details == data["details"]
+    assert (access.revoked_at, access.retired_at_ms, access.redirect_uri) == (None, None, None)
+    assert access.value_hash == HmacSecretHasher(services.server_key).digest(data["value"])
 
 
 async def test_refresh_token_stays_valid_with_rotation_off(

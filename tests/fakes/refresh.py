@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from ehealth_auth.protocol.model import (
+    AccessDraft,
     LostRace,
     NewToken,
     RefreshContext,
@@ -21,6 +22,13 @@ class FakeRefreshGrantStore(InterleavingStore):
     def __init__(self, db: FakeDatabase) -> None:
         super().__init__(db)
         self.context_loads: list[tuple[UUID, bytes, bytes]] = []
+
+    async def load_refresh_context_issuing(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: AccessDraft
+    ) -> tuple[RefreshContext | None, bool]:
+        """As SQLite does: the read alone, the grant stores the token itself."""
+        del access
+        return await self.load_refresh_context(client_id, secret_hash, token_hash), False
 
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes

@@ -42,6 +42,21 @@ class NewToken:
 
 
 @dataclass(frozen=True)
+class AccessDraft:
+    """An access token a refresh may store with its context read, in one statement: what is
+    known before the read (its id, its value's hash, its times, its grant). The rest comes from
+    what the read finds: the presented refresh token's user, family and id, the connection that
+    matched the secret, and the user's approval scope (also put in its details, with the client
+    id and the grant, as `RefreshTokenGrant` does)."""
+
+    id: UUID
+    value_hash: bytes
+    issued_at: int
+    expires_at: int
+    grant_type: str
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     """A token as the client sees it once: the six fields of CONTRACT §2 `data`."""
 

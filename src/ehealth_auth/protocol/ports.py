@@ -17,6 +17,7 @@ from uuid import UUID
 
 from ehealth_auth.protocol.events import Event
 from ehealth_auth.protocol.model import (
+    AccessDraft,
     Bearer,
     CodeContext,
     LostRace,
@@ -147,6 +148,15 @@ class RefreshGrantStore(FamilyRevoker, Protocol):
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
     ) -> RefreshContext | None:
         """The context for a refresh, or None when no connection of the client has that secret."""
+        ...
+
+    async def load_refresh_context_issuing(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: AccessDraft
+    ) -> tuple[RefreshContext | None, bool]:
+        """`load_refresh_context`, and with it, where the store can do both in one statement,
+        the access token `access` describes, stored only when the context passes every check of
+        a refresh at `access.issued_at` (CONTRACT §2 checks 5-11) and the token is not retired.
+        The flag says whether it was stored; when it is False, nothing was."""
         ...
 
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:

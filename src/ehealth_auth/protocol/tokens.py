@@ -31,10 +31,14 @@ def mint(
     connection_id: UUID | None = None,
     redirect_uri: str | None = None,
     code_challenge: str | None = None,
+    value: str | None = None,
+    token_id: UUID | None = None,
 ) -> MintedToken:
-    """Create a token; a token without a family starts a new one (a new authorization)."""
-    value = new_token_value()
-    token_id = uuid.uuid4()
+    """Create a token; a token without a family starts a new one (a new authorization).
+    `value` and `token_id` are new ones unless given (a token drafted before its context was
+    read: refresh_token.py)."""
+    value = value or new_token_value()
+    token_id = token_id or uuid.uuid4()
     expires_at = now + ttl
     record = NewToken(
         id=token_id,

@@ -84,7 +84,10 @@ class DriverConnection(Protocol):
 
 class Driver(DriverConnection, Protocol):
     """`fetchrow` and `execute` on the driver itself run one statement on a pooled connection in
-    autocommit mode: it commits on its own."""
+    autocommit mode: it commits on its own. `writes_in_with` says whether a statement may write
+    in a WITH clause and read in the same statement (PostgreSQL: yes; SQLite: no)."""
+
+    writes_in_with: bool
 
     def compile(self, statement: ClauseElement) -> Compiled: ...
 
@@ -186,6 +189,8 @@ class _AsyncpgConnection:
 
 
 class AsyncpgDriver:
+    writes_in_with = True
+
     def __init__(self, url: URL, pool_size: int, outage: OutageMonitor) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._pool_size = pool_size
@@ -294,6 +299,8 @@ class _SqliteConnection:
 class SqliteDriver:
     """A fixed set of aiosqlite connections in autocommit mode; writes use BEGIN IMMEDIATE, so a
     writer waits for the lock up front (busy timeout) instead of failing on a stale snapshot."""
+
+    writes_in_with = False
 
     def __init__(self, url: URL, pool_size: int) -> None:
         self._path = url.database or ":memory:"

@@ -1,4 +1,5 @@
-"""The refresh grant's store: one read for checks 5-11 of CONTRACT §2, then one atomic write.
+"""The refresh grant's store: one read for checks 5-11 of CONTRACT §2, then one atomic write;
+on PostgreSQL, with rotation off, the read and the write in one statement.
 
 These are the hottest statements of the service; they run on the bare driver (storage/driver.py).
 """
@@ -13,6 +14,7 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from ehealth_auth.protocol.model import (
+    AccessDraft,
     LostRace,
     NewToken,
     RefreshContext,
@@ -75,6 +77,68 @@ def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) 
 
 
 _LOAD_REFRESH_CONTEXT = grant_context_query(TokenName.REFRESH_TOKEN, *REFRESH_TOKEN_COLUMNS)
+
+
+def _load_and_issue() -> sa.Select[Any]:
+    """The context read of `_LOAD_REFRESH_CONTEXT` and, in the same statement, the insert of the
+    drafted access token (binds `access_*`, `now`, `grant_type`), done only when the context
+    passes what RefreshTokenGrant checks for a live, unretired token at `now`: a connection
+    matched, the client is not blocked, the token exists, is the client's and was issued through
+    that connection (or none), is not revoked, expired or retired, its user is not blocked and
+    approves the client. The row is the context's, with `issued` 1 when the token was stored.
+    The grant checks the row again in Python and is the judge: these conditions may only be
+    as strict as its own or stricter (then it stores the token itself)."""
+    ctx = _LOAD_REFRESH_CONTEXT.cte("ctx")
+    client_id = sa.bindparam("client_id", type_=sa.Uuid)
+    now = sa.bindparam("now", type_=sa.BigInteger)
+    details = sa.func.json_build_object(
+        "client_id",
+        sa.cast(client_id, sa.Text),
+        "grant_type",
+        sa.bindparam("grant_type", type_=sa.Text),
+        "scope",
+        ctx.c.approval_scope,
+    )
+    passes = sa.and_(
+        sa.not_(ctx.c.client_blocked),
+        ctx.c.id.is_not(None),
+        ctx.c.client_id == client_id,
+        sa.or_(
+            ctx.c.connection_id.is_(None),
+            ctx.c.connection_id == ctx.c.matched_connection_id,
+        ),
+        ctx.c.revoked_at.is_(None),
+        ctx.c.expires_at > now,
+        ctx.c.retired_at_ms.is_(None),
+        sa.not_(sa.func.coalesce(ctx.c.user_blocked, sa.false())),
+        ctx.c.approval_scope.is_not(None),
+    )
+    # The drafted token's columns: what the grant mints, from the draft and the context.
+    drafted: dict[str, sa.ColumnElement[Any]] = {
+        "id": sa.bindparam("access_id", type_=sa.Uuid),
+        "name": sa.literal(TokenName.ACCESS_TOKEN.value, sa.String),
+        "value_hash": sa.bindparam("access_hash", type_=sa.LargeBinary),
+        "issued_at": now,
+        "expires_at": sa.bindparam("access_expires_at", type_=sa.BigInteger),
+        "user_id": ctx.c.user_id,
+        "client_id": client_id,
+        "scope": ctx.c.approval_scope,
+        "details": details,
+        "family_id": ctx.c.family_id,
+        "parent_id": ctx.c.id,
+        "connection_id": ctx.c.matched_connection_id,
+    }
+    issued = (
+        tokens.insert()
+        .from_select(list(drafted), sa.select(*drafted.values()).where(passes))
+        .returning(tokens.c.id)
+        .cte("issued")
+    )
+    return sa.select(
+        *ctx.c,
+        sa.select(sa.func.count()).select_from(issued).scalar_subquery().label("issued"),
+    )
+
 
 # What a rotation that lost its race reads back, in its transaction.
 _LOAD_REFRESH_TOKEN = sa.select(*REFRESH_TOKEN_COLUMNS).where(
@@ -168,6 +232,7 @@ class SqlRefreshStore:
         self._driver = driver
         self._writes = TokenWrites(driver)
         self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
+        self._load_and_issue = driver.compile(_load_and_issue()) if driver.writes_in_with else None
         self._load_token = driver.compile(_LOAD_REFRESH_TOKEN)
         self._retire = driver.compile(_RETIRE)
         self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
@@ -181,6 +246,28 @@ class SqlRefreshStore:
             {"client_id": client_id, "secret_hash": secret_hash, "token_hash": token_hash},
         )
         return None if row is None else refresh_context(row)
+
+    async def load_refresh_context_issuing(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: AccessDraft
+    ) -> tuple[RefreshContext | None, bool]:
+        if self._load_and_issue is None:  # SQLite: the read alone
+            return await self.load_refresh_context(client_id, secret_hash, token_hash), False
+        row = await self._driver.fetchrow(
+            self._load_and_issue,
+            {
+                "client_id": client_id,
+                "secret_hash": secret_hash,
+                "token_hash": token_hash,
+                "access_id": access.id,
+                "access_hash": access.value_hash,
+                "access_expires_at": access.expires_at,
+                "now": access.issued_at,
+                "grant_type": access.grant_type,
+            },
+        )
+        if row is None:
+            return None, False
+        return refresh_context(row), row["issued"] == 1
 
     async def _revoke_earlier_access(self, conn: DriverConnection, access: NewToken) -> None:
         await conn.execute(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 
+from ehealth_auth.protocol.model import AccessDraft
 from tests.integration.contract.backends import (
     INTEGRITY_ERRORS,
     NOW,
@@ -384,3 +386,143 @@ async def test_a_clients_own_revocation_of_a_family_is_not_for_reuse(
     assert (await stores.tokens())[access.id].revoked_at == NOW + 60
     revoked = await stores.refresh_token(world.client, world.refresh)
     assert (revoked.revoked, revoked.revoked_for_reuse) == (True, False)
+
+
+def _draft(issued_at: int = NOW + 10) -> AccessDraft:
+    return AccessDraft(uuid.uuid4(), os.urandom(32), issued_at, issued_at + 900, "refresh_token")
+
+
+async def test_the_issuing_read_reads_the_same_context_and_stores_the_draft_where_it_can(
+    stores: Stores, world: World
+) -> None:
+    client, token_hash = world.client, world.refresh.value_hash
+    draft = _draft()
+
+    context, stored = await stores.refresh.load_refresh_context_issuing(
+        client.id, client.secret_hash, token_hash, draft
+    )
+
+    # One statement on PostgreSQL; the fakes and SQLite read alone and leave the write to the
+    # grant.
+    assert stored is (stores.backend == "postgresql")
+    assert context == await stores.refresh.load_refresh_context(
+        client.id, client.secret_hash, token_hash
+    )
+    tokens = await stores.tokens()
+    if not stored:
+        assert set(tokens) == {world.refresh.id}
+        return
+    access = tokens[draft.id]
+    assert (access.name, access.user_id, access.client_id) == (
+        ACCESS.value,
+        world.user_id,
+        client.id,
+    )
+    assert (access.scope, access.issued_at, access.expires_at, access.revoked_at) == (
+        "employee:read legal_entity:read",
+        draft.issued_at,
+        draft.expires_at,
+        None,
+    )
+    verified = await stores.verify.load_token(draft.value_hash)
+    assert verified is not None
+    assert verified.details == {
+        "client_id": str(client.id),
+        "grant_type": "refresh_token",
+        "scope": "employee:read legal_entity:read",
+    }
+    # Stored in the presented token's family: revoking the family reaches it.
+    assert await stores.refresh.revoke_family(world.refresh.family_id, NOW + 20) == 2
+
+
+async def _fails_by_secret(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    return world.client, os.urandom(32), world.refresh.value_hash, NOW + 10
+
+
+async def _fails_by_blocked_client(
+    stores: Stores, world: World
+) -> tuple[Client, bytes, bytes, int]:
+    assert await stores.admin.set_client_blocked(world.client.id, True, NOW)
+    return world.client, world.client.secret_hash, world.refresh.value_hash, NOW + 10
+
+
+async def _fails_by_unknown_token(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    return world.client, world.client.secret_hash, os.urandom(32), NOW + 10
+
+
+async def _fails_by_other_client(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    await stores.seed.approve(world.user_id, world.other.id, "employee:read")
+    return world.other, world.other.secret_hash, world.refresh.value_hash, NOW + 10
+
+
+async def _fails_by_other_connection(
+    stores: Stores, world: World
+) -> tuple[Client, bytes, bytes, int]:
+    second = await stores.seed.connection(world.client.id, "https://second.test/cb", NOW + 1)
+    return world.client, second.secret_hash, world.refresh.value_hash, NOW + 10
+
+
+async def _fails_by_expiry(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    return world.client, world.client.secret_hash, world.refresh.value_hash, NOW + 3_600
+
+
+async def _fails_by_revocation(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    assert await stores.refresh.revoke_family(world.refresh.family_id, NOW) == 1
+    return world.client, world.client.secret_hash, world.refresh.value_hash, NOW + 10
+
+
+async def _fails_by_retirement(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    successor, access = _rotation(stores, world, world.refresh)
+    assert_rotated(
+        await stores.refresh.rotate(
+            world.refresh.id, NOW * 1000, successor, None, access, revoke_earlier_access=False
+        )
+    )
+    return world.client, world.client.secret_hash, world.refresh.value_hash, NOW + 10
+
+
+async def _fails_by_blocked_user(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
+    # Blocking revokes the user's tokens too; a token minted after the block is live.
+    assert await stores.admin.block_user(world.user_id, NOW)
+    minted = await stores.seed.token(REFRESH, world.user_id, world.client)
+    return world.client, world.client.secret_hash, minted.value_hash, NOW + 10
+
+
+async def _fails_by_missing_approval(
+    stores: Stores, world: World
+) -> tuple[Client, bytes, bytes, int]:
+    assert await stores.admin.delete_approval(world.user_id, world.client.id, NOW)
+    return world.client, world.client.secret_hash, world.refresh.value_hash, NOW + 10
+
+
+@pytest.mark.parametrize(
+    "arrange",
+    [
+        _fails_by_secret,
+        _fails_by_blocked_client,
+        _fails_by_unknown_token,
+        _fails_by_other_client,
+        _fails_by_other_connection,
+        _fails_by_expiry,
+        _fails_by_revocation,
+        _fails_by_retirement,
+        _fails_by_blocked_user,
+        _fails_by_missing_approval,
+    ],
+)
+async def test_the_issuing_read_stores_nothing_for_a_refresh_that_fails_a_check(
+    stores: Stores,
+    world: World,
+    arrange: Callable[[Stores, World], Awaitable[tuple[Client, bytes, bytes, int]]],
+) -> None:
+    client, secret_hash, token_hash, now = await arrange(stores, world)
+    before = await stores.tokens()
+    draft = _draft(now)
+
+    context, stored = await stores.refresh.load_refresh_context_issuing(
+        client.id, secret_hash, token_hash, draft
+    )
+
+    assert not stored
+    assert context == await stores.refresh.load_refresh_context(client.id, secret_hash, token_hash)
+    assert await stores.tokens() == before

@@ -13,11 +13,17 @@ retirement still counts as part of the race.
 The standard dialect may ask for a narrower scope (RFC 6749 §6): one more check, after the
 approval's, refuses a scope the approval does not cover; the access token then carries only the
 scope asked for, and a successor refresh token keeps the approval's.
+
+With rotation off (and no narrower scope, nor earlier access tokens to revoke) the access token
+is drafted before the context is read, and a store that can stores it with the read, in one
+statement, when the context passes the checks (`load_refresh_context_issuing`); the checks
+below still decide the answer, and store the token themselves when the store did not.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
@@ -26,14 +32,17 @@ from ehealth_auth.protocol.errors import InvalidGrantError, InvalidScopeError, T
 from ehealth_auth.protocol.events import NO_EVENTS, Event, TokenEvent
 from ehealth_auth.protocol.grants.base import (
     ALREADY_USED,
+    ContextLoader,
     approved_scope,
     load_presented,
     with_refresh_token,
 )
 from ehealth_auth.protocol.model import (
+    AccessDraft,
     IssuedToken,
     LostRace,
     MintedToken,
+    RefreshContext,
     StoredRefreshToken,
     TokenName,
 )
@@ -46,7 +55,7 @@ from ehealth_auth.protocol.ports import (
     SuccessorCipher,
 )
 from ehealth_auth.protocol.scope import outside_ceiling, parse
-from ehealth_auth.protocol.tokens import mint
+from ehealth_auth.protocol.tokens import mint, new_token_value
 from ehealth_auth.protocol.validation import require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")
@@ -93,7 +102,14 @@ class RefreshTokenGrant:
     ) -> IssuedToken:
         # Client authentication is throttled around the grant (ClientAuthThrottle).
         arrived_ms = self._clock.now_ms()
-        valid = await self.validate(params, requested_scope)
+        policy = self._policy
+        if requested_scope is None and not policy.rotation and not policy.revokes_previous_access:
+            valid, issued = await self._validate_issuing(params)
+            if issued is not None:
+                self._refreshed(valid)
+                return issued
+        else:
+            valid = await self.validate(params, requested_scope)
         if valid.token.retired_at_ms is None:
             outcome = await self._refresh(valid)
             if not isinstance(outcome, LostRace):
@@ -116,12 +132,54 @@ class RefreshTokenGrant:
     async def validate(
         self, params: Mapping[str, object], requested_scope: str | None = None
     ) -> ValidRefresh:
-        fields = require_strings(params, _FIELDS, "$.token")
-        presented = await load_presented(
-            self._store.load_refresh_context, self._hasher, fields, "refresh_token"
-        )
-        token = presented.stored
+        return await self._validated(params, requested_scope, self._store.load_refresh_context)
+
+    async def _validate_issuing(
+        self, params: Mapping[str, object]
+    ) -> tuple[ValidRefresh, IssuedToken | None]:
+        """`validate`, with the access token drafted first and stored by the read where the
+        store can; the issued token, or None for a retired one (nothing stored then)."""
         now = self._clock.now()
+        value = new_token_value()
+        draft = AccessDraft(
+            uuid.uuid4(),
+            self._hasher.digest(value),
+            now,
+            now + self._policy.access_ttl,
+            self.grant_type,
+        )
+        stored = False
+
+        async def load(
+            client_id: UUID, secret_hash: bytes, token_hash: bytes
+        ) -> RefreshContext | None:
+            nonlocal stored
+            context, stored = await self._store.load_refresh_context_issuing(
+                client_id, secret_hash, token_hash, draft
+            )
+            return context
+
+        valid = await self._validated(params, None, load, now)
+        if valid.token.retired_at_ms is not None:
+            return valid, None
+        access = self._mint_access(valid, value, draft.id)
+        if not stored:
+            await self._store.add_access_token(access.record, revoke_earlier_access=False)
+        return valid, access.issued
+
+    async def _validated(
+        self,
+        params: Mapping[str, object],
+        requested_scope: str | None,
+        load: ContextLoader[StoredRefreshToken],
+        now: int | None = None,
+    ) -> ValidRefresh:
+        """The checks, on the context `load` reads, at `now` (by default, once it is read)."""
+        fields = require_strings(params, _FIELDS, "$.token")
+        presented = await load_presented(load, self._hasher, fields, "refresh_token")
+        token = presented.stored
+        if now is None:
+            now = self._clock.now()
         _check_live(token, now)
         scope = approved_scope(presented.context)
         access_scope = scope
@@ -209,8 +267,11 @@ class RefreshTokenGrant:
                 )
         raise InvalidGrantError(ALREADY_USED)
 
-    def _mint_access(self, valid: ValidRefresh) -> MintedToken:
+    def _mint_access(
+        self, valid: ValidRefresh, value: str | None = None, token_id: UUID | None = None
+    ) -> MintedToken:
         # The new access token carries the approval's current scope, not the old token's.
+        # The drafted one (`value`, `token_id`) must be what the store wrote from its draft.
         return mint(
             self._hasher,
             name=TokenName.ACCESS_TOKEN,
@@ -227,6 +288,8 @@ class RefreshTokenGrant:
             family_id=valid.token.family_id,
             parent_id=valid.token.id,
             connection_id=valid.connection_id,
+            value=value,
+            token_id=token_id,
         )
 
 
