@@ -7,8 +7,11 @@ import sqlite3
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from ehealth_auth.storage.driver import AsyncpgDriver
 from ehealth_auth.storage.outage import OutageMonitor, RolledBackError, is_unavailable, never_ran
 from ehealth_auth.storage.retry import retrying
 
@@ -118,3 +121,35 @@ def test_the_monitor_answers_503_and_logs_once_per_episode(
     assert answers[0].headers == {"Retry-After": "1"}
     assert [r.getMessage() for r in caplog.records] == ["database unavailable"] * 2
     assert monitor.failures == 4
+
+
+class _PoolLosingTheFirstConnection:
+    """Stands for asyncpg's pool: the first statement's connection is lost mid-statement (its
+    outcome unknown); later statements succeed."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+
+    async def fetchrow(self, sql: str, *arguments: object) -> dict[str, int]:
+        self.statements += 1
+        if self.statements == 1:
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("closed in the middle")
+        return {"one": 1}
+
+
+@pytest.mark.parametrize(("writes", "statements"), [(False, 2), (True, 1)])
+async def test_a_read_is_run_again_after_a_lost_connection_and_a_writing_read_is_not(
+    writes: bool, statements: int
+) -> None:
+    # The one-statement refresh reads and inserts: run twice, it could store a token twice.
+    driver = AsyncpgDriver(make_url("postgresql://127.0.0.1/unused"), 1, OutageMonitor())
+    pool = _PoolLosingTheFirstConnection()
+    driver._pool = pool
+    statement = driver.compile(sa.select(sa.literal(1).label("one")), writes=writes)
+
+    if writes:
+        with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):
+            await driver.fetchrow(statement, {})
+    else:
+        assert await driver.fetchrow(statement, {}) == {"one": 1}
+    assert pool.statements == statements

@@ -53,6 +53,7 @@ class Compiled:
     binds: tuple[tuple[int, Conversion], ...] = ()
     columns: tuple[str, ...] = ()
     uuid_columns: tuple[str, ...] = ()
+    writes: bool = False  # a statement that returns rows and writes (PostgreSQL's WITH ... INSERT)
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         values = [params[name] if name in params else self.defaults[name] for name in self.names]
@@ -89,7 +90,10 @@ class Driver(DriverConnection, Protocol):
 
     writes_in_with: bool
 
-    def compile(self, statement: ClauseElement) -> Compiled: ...
+    def compile(self, statement: ClauseElement, *, writes: bool = False) -> Compiled:
+        """`writes`: the statement writes, even if it returns rows, so a lost connection does
+        not run it again unless it surely never ran."""
+        ...
 
     def transaction(self) -> AbstractAsyncContextManager[DriverConnection]:
         """A pooled connection inside one write transaction, committed on a clean exit."""
@@ -117,6 +121,7 @@ def _compile(
     conversions: Mapping[type[Any], Conversion],
     *,
     uuid_as_text: bool,
+    writes: bool = False,
 ) -> Compiled:
     """Compile `statement`; `conversions` maps a SQLAlchemy type to what its bind values become
     for this driver, and `uuid_as_text` says the driver returns Uuid columns as hex text."""
@@ -134,7 +139,7 @@ def _compile(
     if columns is not None and uuid_as_text:
         keys = tuple(columns.keys())
         uuids = tuple(key for key, column in columns.items() if isinstance(column.type, sa.Uuid))
-    return Compiled(str(compiled), names, dict(compiled.params), binds, keys, uuids)
+    return Compiled(str(compiled), names, dict(compiled.params), binds, keys, uuids, writes)
 
 
 def _row_count(status: str) -> int:
@@ -199,9 +204,11 @@ class AsyncpgDriver:
         self._lock = asyncio.Lock()
         self._dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
-    def compile(self, statement: ClauseElement) -> Compiled:
+    def compile(self, statement: ClauseElement, *, writes: bool = False) -> Compiled:
         # asyncpg binds and returns uuid.UUID itself (its UUID subclasses it): rows stay Records.
-        return _compile(statement, self._dialect, {sa.JSON: _json_text}, uuid_as_text=False)
+        return _compile(
+            statement, self._dialect, {sa.JSON: _json_text}, uuid_as_text=False, writes=writes
+        )
 
     async def _get_pool(self) -> Any:
         if self._pool is None:
@@ -234,7 +241,9 @@ class AsyncpgDriver:
         try:
             row = await self._fetchrow(statement, params)
         except Exception as error:
-            row = await _run_again(error, lambda: self._fetchrow(statement, params), read=True)
+            row = await _run_again(
+                error, lambda: self._fetchrow(statement, params), read=not statement.writes
+            )
         if self._outage.down:
             self._outage.recovered()
         return row
@@ -310,9 +319,13 @@ class SqliteDriver:
         self._lock = asyncio.Lock()
         self._dialect = SQLiteDialect_aiosqlite()
 
-    def compile(self, statement: ClauseElement) -> Compiled:
+    def compile(self, statement: ClauseElement, *, writes: bool = False) -> Compiled:
         return _compile(
-            statement, self._dialect, {sa.Uuid: _uuid_hex, sa.JSON: _json_text}, uuid_as_text=True
+            statement,
+            self._dialect,
+            {sa.Uuid: _uuid_hex, sa.JSON: _json_text},
+            uuid_as_text=True,
+            writes=writes,
         )
 
     async def _open(self) -> aiosqlite.Connection:

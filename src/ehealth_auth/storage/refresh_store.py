@@ -232,7 +232,9 @@ class SqlRefreshStore:
         self._driver = driver
         self._writes = TokenWrites(driver)
         self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
-        self._load_and_issue = driver.compile(_load_and_issue()) if driver.writes_in_with else None
+        self._load_and_issue = (
+            driver.compile(_load_and_issue(), writes=True) if driver.writes_in_with else None
+        )
         self._load_token = driver.compile(_LOAD_REFRESH_TOKEN)
         self._retire = driver.compile(_RETIRE)
         self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
