@@ -1,4 +1,6 @@
-"""Token rows: the one writer of a `tokens` row, and one reader per value a store returns.
+"""Token rows: the one writer of a `tokens` row from a NewToken, and one reader per value a store
+returns. (The one-statement refresh, refresh_store.py, builds its access row in SQL from the
+context it reads; tests/acceptance/test_refresh_contract.py compares it with this writer's.)
 
 Rows are addressed by column name (or label); UUID and JSON values are converted by whoever
 runs the statement (the engine's types, or storage/driver.py), so both sides here deal in
