@@ -152,30 +152,31 @@ class BoundedPasswordWork:
         return self._admitted < self._capacity and not self._wait_for_token()
 
     @contextlib.contextmanager
-    def reserve(self) -> Iterator[_Reserved]:
+    def _place(self, *, metered: bool) -> Iterator[None]:
+        """A place, refused at once when none is free or (`metered`) the rate allows no hash."""
         if self._admitted >= self._capacity:
             raise ServiceUnavailableError(1, BUSY_MESSAGE)
-        wait = self._wait_for_token()
+        wait = self._wait_for_token() if metered else 0
         if wait:
             raise ServiceUnavailableError(wait, BUSY_MESSAGE)
         self._admitted += 1
         try:
-            yield _Reserved(self)
+            yield
         finally:
             self._admitted -= 1
+
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[_Reserved]:
+        with self._place(metered=True):
+            yield _Reserved(self)
 
     async def run(self, work: Callable[[], T]) -> T:
         with self.reserve() as reserved:
             return await reserved.run(work)
 
     async def run_for_operator(self, work: Callable[[], T]) -> T:
-        if self._admitted >= self._capacity:
-            raise ServiceUnavailableError(1, BUSY_MESSAGE)
-        self._admitted += 1
-        try:
+        with self._place(metered=False):
             return await self._execute(work, metered=False)
-        finally:
-            self._admitted -= 1
 
     async def _execute(self, work: Callable[[], T], *, metered: bool = True) -> T:
         submitted = self._executor.submit(work)

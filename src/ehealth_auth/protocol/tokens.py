@@ -6,7 +6,7 @@ import secrets
 import uuid
 from uuid import UUID
 
-from ehealth_auth.protocol.model import IssuedToken, MintedToken, NewToken, TokenName
+from ehealth_auth.protocol.model import AccessDraft, IssuedToken, MintedToken, NewToken, TokenName
 from ehealth_auth.protocol.ports import SecretHasher
 
 TOKEN_BYTES = 32  # 256 bits of entropy, well above the contract's 128-bit floor
@@ -14,6 +14,14 @@ TOKEN_BYTES = 32  # 256 bits of entropy, well above the contract's 128-bit floor
 
 def new_token_value() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def draft_access(
+    hasher: SecretHasher, now: int, ttl: int, grant_type: str
+) -> tuple[str, AccessDraft]:
+    """A new access token's value and its draft (what a store may write before `mint`)."""
+    value = new_token_value()
+    return value, AccessDraft(uuid.uuid4(), hasher.digest(value), now, now + ttl, grant_type)
 
 
 def mint(
@@ -31,19 +39,23 @@ def mint(
     connection_id: UUID | None = None,
     redirect_uri: str | None = None,
     code_challenge: str | None = None,
-    value: str | None = None,
-    token_id: UUID | None = None,
+    drafted: tuple[str, AccessDraft] | None = None,
 ) -> MintedToken:
     """Create a token; a token without a family starts a new one (a new authorization).
-    `value` and `token_id` are new ones unless given (a token drafted before its context was
-    read: refresh_token.py)."""
-    value = value or new_token_value()
-    token_id = token_id or uuid.uuid4()
+    `drafted` (from `draft_access`) gives the value, id and value hash of a token drafted
+    before its context was read; otherwise they are new."""
+    if drafted is None:
+        value = new_token_value()
+        token_id = uuid.uuid4()
+        value_hash = hasher.digest(value)
+    else:
+        value, draft = drafted
+        token_id, value_hash = draft.id, draft.value_hash
     expires_at = now + ttl
     record = NewToken(
         id=token_id,
         name=name,
-        value_hash=hasher.digest(value),
+        value_hash=value_hash,
         issued_at=now,
         expires_at=expires_at,
         user_id=user_id,

@@ -23,7 +23,6 @@ below still decide the answer, and store the token themselves when the store did
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
@@ -55,7 +54,7 @@ from ehealth_auth.protocol.ports import (
     SuccessorCipher,
 )
 from ehealth_auth.protocol.scope import outside_ceiling, parse
-from ehealth_auth.protocol.tokens import mint, new_token_value
+from ehealth_auth.protocol.tokens import draft_access, mint
 from ehealth_auth.protocol.validation import require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")
@@ -140,14 +139,8 @@ class RefreshTokenGrant:
         """`validate`, with the access token drafted first and stored by the read where the
         store can; the issued token, or None for a retired one (nothing stored then)."""
         now = self._clock.now()
-        value = new_token_value()
-        draft = AccessDraft(
-            uuid.uuid4(),
-            self._hasher.digest(value),
-            now,
-            now + self._policy.access_ttl,
-            self.grant_type,
-        )
+        drafted = draft_access(self._hasher, now, self._policy.access_ttl, self.grant_type)
+        _, draft = drafted
         stored = False
 
         async def load(
@@ -162,7 +155,7 @@ class RefreshTokenGrant:
         valid = await self._validated(params, None, load, now)
         if valid.token.retired_at_ms is not None:
             return valid, None
-        access = self._mint_access(valid, value, draft.id)
+        access = self._mint_access(valid, drafted)
         if not stored:
             await self._store.add_access_token(access.record, revoke_earlier_access=False)
         return valid, access.issued
@@ -268,10 +261,10 @@ class RefreshTokenGrant:
         raise InvalidGrantError(ALREADY_USED)
 
     def _mint_access(
-        self, valid: ValidRefresh, value: str | None = None, token_id: UUID | None = None
+        self, valid: ValidRefresh, drafted: tuple[str, AccessDraft] | None = None
     ) -> MintedToken:
         # The new access token carries the approval's current scope, not the old token's.
-        # The drafted one (`value`, `token_id`) must be what the store wrote from its draft.
+        # A drafted one must be what the store wrote from its draft.
         return mint(
             self._hasher,
             name=TokenName.ACCESS_TOKEN,
@@ -288,8 +281,7 @@ class RefreshTokenGrant:
             family_id=valid.token.family_id,
             parent_id=valid.token.id,
             connection_id=valid.connection_id,
-            value=value,
-            token_id=token_id,
+            drafted=drafted,
         )
 
 
