@@ -10,6 +10,7 @@ SQLAlchemy engine.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ from sqlalchemy.sql.selectable import ReturnsRows
 from ehealth_auth.storage.engine import CONNECT_TIMEOUT, SQLITE_PRAGMAS, async_url, is_sqlite
 from ehealth_auth.storage.outage import OutageMonitor, RolledBackError, is_unavailable, never_ran
 from ehealth_auth.storage.retry import UNAVAILABLE_BACKOFF
+
+# Seconds a shutdown waits for the pool's connections to come back before cutting them.
+CLOSE_LIMIT = 5.0
+
+_log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 """A result row addressed by column name (or label): asyncpg's Record, or a dict on SQLite."""
@@ -277,9 +283,19 @@ class AsyncpgDriver:
             self._outage.recovered()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Close the pool, waiting at most CLOSE_LIMIT seconds for connections still in use
+        (shutdown has already ended the requests); then their connections are cut."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_LIMIT):
+                await pool.close()
+        except TimeoutError:
+            _log.warning(
+                "connections still in use after %g s at shutdown; cutting them", CLOSE_LIMIT
+            )
+            pool.terminate()
 
     def in_use(self) -> int:
         pool = self._pool

@@ -32,6 +32,8 @@ APPLICATION_NAME = "ehealth-auth verify-cache listener"
 # together they keep a missed revocation from being served more than MAX_LAG seconds.
 HEARTBEAT = 0.2
 MAX_LAG = 0.8
+# Seconds a shutdown waits for the feed to stop.
+STOP_LIMIT = 5.0
 
 _log = logging.getLogger(__name__)
 
@@ -44,12 +46,14 @@ class VerifyInvalidationListener:
         heartbeat: float = HEARTBEAT,
         retry: float = 0.5,
         max_retry: float = 5.0,
+        stop_limit: float = STOP_LIMIT,
     ) -> None:
         self._dsn = dsn
         self._cache = cache
         self._heartbeat = heartbeat
         self._retry = retry
         self._max_retry = max_retry
+        self._stop_limit = stop_limit
         self._delay = retry
         self._task: asyncio.Task[None] | None = None
 
@@ -58,12 +62,18 @@ class VerifyInvalidationListener:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop the feed, waiting at most `stop_limit` seconds for it: a process's shutdown
+        never hangs on it."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         self._cache.feed_down()
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=self._stop_limit)
+        if not done:
+            _log.warning("verify cache feed did not stop within %g s; leaving it", self._stop_limit)
+        elif not task.cancelled() and task.exception() is not None:
+            _log.warning("verify cache feed ended with %s", type(task.exception()).__name__)
 
     async def _run(self) -> None:
         while True:
@@ -94,12 +104,16 @@ class VerifyInvalidationListener:
             self._cache.feed_up(listening_from)
             self._delay = self._retry
             _log.info("verify cache feed listening")
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow the stop's
+            # cancellation when it lands as the awaited step finishes, and the feed runs on.
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self._heartbeat)
+                    async with asyncio.timeout(self._heartbeat):
+                        await lost.wait()
                     break
                 started = time.monotonic()
-                await asyncio.wait_for(connection.fetchval("SELECT 1"), 5 * self._heartbeat + 1)
+                async with asyncio.timeout(5 * self._heartbeat + 1):
+                    await connection.fetchval("SELECT 1")
                 self._cache.confirm(started)
         finally:
             self._cache.feed_down()
