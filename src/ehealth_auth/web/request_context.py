@@ -5,8 +5,8 @@ last-resort answer: 503 when the storage layer says the database cannot be reach
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +40,7 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if 20 <= len(value) <= 200 and all(0x20 <= byte <= 0x7E for byte in value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def route_template(scope: Scope) -> str:
