@@ -5,7 +5,7 @@ last-resort answer: 503 when the storage layer says the database cannot be reach
 from __future__ import annotations
 
 import logging
-import os
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +40,9 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if 20 <= len(value) <= 200 and all(0x20 <= byte <= 0x7E for byte in value):
                 return value.decode("ascii")
             break
-    return os.urandom(16).hex()
+    # An id needs to be unique, not unpredictable: no system call for it on every request
+    # (`random` is reseeded in each worker process).
+    return f"{random.getrandbits(128):032x}"
 
 
 def route_template(scope: Scope) -> str:
