@@ -123,12 +123,21 @@ def test_the_monitor_answers_503_and_logs_once_per_episode(
     assert monitor.failures == 4
 
 
-class _PoolLosingTheFirstConnection:
-    """Stands for asyncpg's pool: the first statement's connection is lost mid-statement (its
-    outcome unknown); later statements succeed."""
+class _ConnectionsLosingTheFirstStatement:
+    """Stands for the driver's connections: the first statement's connection is lost
+    mid-statement (its outcome unknown); later statements succeed."""
+
+    closed = False
 
     def __init__(self) -> None:
         self.statements = 0
+        self.given_back: list[bool] = []
+
+    async def lend(self) -> _ConnectionsLosingTheFirstStatement:
+        return self
+
+    def give_back(self, _connection: object, clean: bool) -> None:
+        self.given_back.append(clean)
 
     async def fetchrow(self, sql: str, *arguments: object) -> dict[str, int]:
         self.statements += 1
@@ -143,8 +152,8 @@ async def test_a_read_is_run_again_after_a_lost_connection_and_a_writing_read_is
 ) -> None:
     # The one-statement refresh reads and inserts: run twice, it could store a token twice.
     driver = AsyncpgDriver(make_url("postgresql://127.0.0.1/unused"), 1, OutageMonitor())
-    pool = _PoolLosingTheFirstConnection()
-    driver._pool = pool
+    connections = _ConnectionsLosingTheFirstStatement()
+    driver._connections = connections  # type: ignore[assignment]
     statement = driver.compile(sa.select(sa.literal(1).label("one")), writes=writes)
 
     if writes:
@@ -152,4 +161,6 @@ async def test_a_read_is_run_again_after_a_lost_connection_and_a_writing_read_is
             await driver.fetchrow(statement, {})
     else:
         assert await driver.fetchrow(statement, {}) == {"one": 1}
-    assert pool.statements == statements
+    assert connections.statements == statements
+    # The lost connection is never lent again; the one that answered is.
+    assert connections.given_back == [False, True][:statements]

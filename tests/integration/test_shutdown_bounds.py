@@ -136,7 +136,7 @@ async def test_a_connection_still_in_use_holds_the_pool_close_only_up_to_its_lim
 
     holder = asyncio.create_task(hold())
     await holding.wait()
-    assert await _connections_to(pg_url) == 2
+    assert await _connections_to(pg_url) == 1  # opened on demand
 
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="ehealth_auth.storage.driver"):
