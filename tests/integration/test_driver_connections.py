@@ -63,15 +63,24 @@ async def test_at_most_size_connections_are_lent_and_the_next_request_waits(pg_u
     await driver.close()
 
 
-async def test_a_failed_statement_cuts_its_connection_and_the_next_one_is_new(
-    pg_url: str,
-) -> None:
+async def test_a_statement_the_server_refuses_keeps_its_connection(pg_url: str) -> None:
     driver = create_driver(pg_url, pool_size=1)
     first = await _pid(driver)
     assert await _pid(driver) == first  # kept between statements
 
     with pytest.raises(asyncpg.exceptions.DivisionByZeroError):
         await driver.fetchrow(_sql(driver, "SELECT 1 / 0 AS x"), {})
+
+    assert await _pid(driver) == first
+    await driver.close()
+
+
+async def test_a_connection_the_server_ends_is_cut_and_the_next_one_is_new(pg_url: str) -> None:
+    driver = create_driver(pg_url, pool_size=1)
+    first = await _pid(driver)
+
+    with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):
+        await driver.fetchrow(_sql(driver, "SELECT pg_terminate_backend(pg_backend_pid())"), {})
 
     assert await _pid(driver) != first
     await driver.close()

@@ -196,6 +196,12 @@ class _AsyncpgConnection:
         )
 
 
+def _still_usable(error: asyncpg.PostgresError) -> bool:
+    """A statement the server refused (a constraint, a cancelled query) leaves its connection
+    ready for the next one, unless the error says the connection itself is going."""
+    return not is_unavailable(error)
+
+
 class _Connections:
     """The driver's PostgreSQL connections, each lent to one statement or transaction at a time.
 
@@ -203,8 +209,9 @@ class _Connections:
     on every checkout (an asyncio queue, a shielded task for the release, a timeout), about a
     seventh of a refresh; here a checkout is a list pop and a return a list append. Up to `size`
     connections are opened on demand and kept. One that comes back from a statement that did
-    not finish cleanly (an error, a cancellation, a lost connection) or inside a transaction is
-    cut, and its place is freed for a new one.
+    not finish (a cancellation, a timeout, a lost connection), or inside a transaction, is cut,
+    and its place is freed for a new one; a statement the server refused does not cost its
+    connection.
     """
 
     def __init__(self, dsn: str, size: int) -> None:
@@ -325,6 +332,9 @@ class AsyncpgDriver:
         try:
             row: Row | None = await connection.fetchrow(statement.sql, *statement.arguments(params))
             clean = True
+        except asyncpg.PostgresError as error:
+            clean = _still_usable(error)
+            raise
         finally:
             connections.give_back(connection, clean)
         return row
@@ -336,6 +346,9 @@ class AsyncpgDriver:
         try:
             status: str = await connection.execute(statement.sql, *statement.arguments(params))
             clean = True
+        except asyncpg.PostgresError as error:
+            clean = _still_usable(error)
+            raise
         finally:
             connections.give_back(connection, clean)
         return _row_count(status)
