@@ -20,6 +20,7 @@ round trip for throttling.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,9 @@ from ehealth_auth.protocol.policy import ThrottleLimits
 from ehealth_auth.protocol.ports import Clock, FailureCounters, SecretHasher
 from ehealth_auth.protocol.records import CounterKey
 
+# Keys kept per throttle (a few hundred kB), and the longest presented client id kept among them.
+KEY_CACHE_SIZE = 4096
+MAX_CACHED_ID = 64
 CLIENT_MESSAGE = "Too many failed client authentications. Try again later."
 LOGIN_MESSAGE = "Too many failed login attempts. Try again later."
 
@@ -108,8 +112,11 @@ class FailureThrottle:
         self._hasher = hasher
         self._clock = clock
         self._message = message
+        # Every attempt of a known client from a known address needs the same three keys (three
+        # keyed hashes): the latest few thousand pairs are kept.
+        self.keys = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(self._keys)
 
-    def keys(self, source: str, target: bytes) -> tuple[CounterKey, CounterKey, CounterKey]:
+    def _keys(self, source: str, target: bytes) -> tuple[CounterKey, CounterKey, CounterKey]:
         """Source, pair and target counters; `target` is already a keyed digest."""
         limits = self._limits
         source_key = self._hasher.digest("throttle-source:" + source)
@@ -173,9 +180,15 @@ class ClientAuthThrottle:
     def __init__(self, throttle: FailureThrottle, hasher: SecretHasher) -> None:
         self._throttle = throttle
         self._hasher = hasher
+        self._target = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(self._target_of)
 
     def target(self, client_id: object) -> bytes:
         presented = client_id.strip().lower() if isinstance(client_id, str) else ""
+        if len(presented) > MAX_CACHED_ID:  # not a client id: not worth keeping in memory
+            return self._target_of(presented)
+        return self._target(presented)
+
+    def _target_of(self, presented: str) -> bytes:
         return self._hasher.digest("throttle-client:" + presented)
 
     @asynccontextmanager

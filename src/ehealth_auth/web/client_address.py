@@ -7,6 +7,7 @@ the left of that one were written by the client and prove nothing.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -23,6 +24,13 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _peer(host: str) -> str | None:
+    """A peer's address in its canonical text, parsed once per address seen lately."""
+    address = _address(host)
+    return None if address is None else str(address)
+
+
 class SourceAddress:
     def __init__(self, trusted_proxies: Iterable[_Network] = ()) -> None:
         self._trusted = tuple(trusted_proxies)
@@ -31,10 +39,14 @@ class SourceAddress:
         return any(address in network for network in self._trusted)
 
     def of(self, request: Request) -> str:
-        peer = _address(request.client.host) if request.client else None
+        client = request.client
+        if not self._trusted:
+            canonical = _peer(client.host) if client else None
+            return UNKNOWN if canonical is None else canonical
+        peer = _address(client.host) if client else None
         if peer is None:
             return UNKNOWN
-        if not self._trusted or not self._is_trusted(peer):
+        if not self._is_trusted(peer):
             return str(peer)
         forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
         for item in reversed(forwarded.split(",")):

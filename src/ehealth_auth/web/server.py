@@ -112,7 +112,9 @@ def run_server(
         workers=workers,
         http=HeaderDeadlineProtocol,
         access_log=False,  # ours redacts tokens in paths; uvicorn's would not
-        # X-Forwarded-For/-Proto count only from the configured proxies (none by default).
+        # X-Forwarded-For/-Proto count only from the configured proxies (none by default; then
+        # uvicorn's proxy-header layer has nothing to do and is left out).
+        proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
         log_config=log_config,
         server_header=False,
