@@ -223,6 +223,7 @@ class _Connections:
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._all_back: asyncio.Event | None = None
         self.closed = False
+        self._shut = False  # closed, and the connections of the moment closed too
 
     def in_use(self) -> int:
         return len(self._lent)
@@ -263,6 +264,9 @@ class _Connections:
             self._hand_over(None)  # the place is free again: a waiting request may try it
             raise
         self._opening -= 1
+        if self.closed:  # closed while it was being opened
+            connection.terminate()
+            raise asyncpg.exceptions.InterfaceError("the driver is closed")
         return connection
 
     async def _wait(self) -> Any:
@@ -282,7 +286,11 @@ class _Connections:
             if not waiter.done():
                 waiter.set_result(connection)
                 return
-        if connection is not None:
+        if connection is None:
+            return
+        if self._shut:  # back after `close` ended (it had cut it already)
+            connection.terminate()
+        else:
             self._idle.append(connection)  # closed by `close` once all are back
 
     async def close(self, limit: float) -> None:
@@ -303,6 +311,7 @@ class _Connections:
                     connection.terminate()
                 self._lent.clear()
         idle, self._idle = self._idle, []
+        self._shut = True
         for connection in idle:
             try:
                 await connection.close(timeout=limit)
