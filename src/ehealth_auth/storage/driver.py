@@ -202,6 +202,22 @@ def _still_usable(error: asyncpg.PostgresError) -> bool:
     return not is_unavailable(error)
 
 
+async def _on_lent(connections: _Connections, call: Callable[[Any], Awaitable[T]]) -> T:
+    """`call` on a lent connection, which goes back clean only when the call finished or the
+    server merely refused its statement."""
+    connection = await connections.lend()
+    clean = False
+    try:
+        result = await call(connection)
+        clean = True
+    except asyncpg.PostgresError as error:
+        clean = _still_usable(error)
+        raise
+    finally:
+        connections.give_back(connection, clean)
+    return result
+
+
 class _Connections:
     """The driver's PostgreSQL connections, each lent to one statement or transaction at a time.
 
@@ -335,31 +351,17 @@ class AsyncpgDriver:
         )
 
     async def _fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
-        connections = self._connections
-        connection = await connections.lend()
-        clean = False
-        try:
-            row: Row | None = await connection.fetchrow(statement.sql, *statement.arguments(params))
-            clean = True
-        except asyncpg.PostgresError as error:
-            clean = _still_usable(error)
-            raise
-        finally:
-            connections.give_back(connection, clean)
+        arguments = statement.arguments(params)
+        row: Row | None = await _on_lent(
+            self._connections, lambda connection: connection.fetchrow(statement.sql, *arguments)
+        )
         return row
 
     async def _execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
-        connections = self._connections
-        connection = await connections.lend()
-        clean = False
-        try:
-            status: str = await connection.execute(statement.sql, *statement.arguments(params))
-            clean = True
-        except asyncpg.PostgresError as error:
-            clean = _still_usable(error)
-            raise
-        finally:
-            connections.give_back(connection, clean)
+        arguments = statement.arguments(params)
+        status: str = await _on_lent(
+            self._connections, lambda connection: connection.execute(statement.sql, *arguments)
+        )
         return _row_count(status)
 
     async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
