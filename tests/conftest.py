@@ -42,6 +42,26 @@ async def _pg_execute(sql: str) -> None:
         await conn.close()
 
 
+async def pg_admin_value(sql: str, *arguments: object) -> Any:
+    """One value of `sql`, run as the admin user (inside a running event loop)."""
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    try:
+        return await conn.fetchval(sql, *arguments)
+    finally:
+        await conn.close()
+
+
+async def until_no_pg_connections(url: str, within: float = 5.0) -> None:
+    """Wait until no session is connected to the database of `url`; fail after `within` s."""
+    database = make_url(url).database
+    deadline = time.monotonic() + within
+    count = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+    while await pg_admin_value(count, database):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sessions still connected to {database}")
+        await asyncio.sleep(0.05)
+
+
 def create_pg_database(prefix: str = "ehealth_auth_test") -> str:
     """A new empty PostgreSQL database; its plain URL. Unreachable PostgreSQL fails the run."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"

@@ -11,10 +11,14 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from ehealth_auth.storage.driver import AsyncpgDriver, Driver, create_driver
-from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
+from tests.conftest import (
+    create_pg_database,
+    drop_pg_database,
+    pg_admin_value,
+    until_no_pg_connections,
+)
 
 BACKEND_PID = sa.select(sa.func.pg_backend_pid().label("pid"))
 
@@ -101,11 +105,7 @@ async def test_a_cancelled_statement_cuts_its_connection(pg_url: str) -> None:
     assert second != first
     await driver.close()
     # The server side of the cut connection sleeps on until it notices: end it.
-    admin = await asyncpg.connect(make_url(PG_ADMIN_URL).render_as_string(hide_password=False))
-    try:
-        await admin.fetchval("SELECT pg_terminate_backend($1)", first)
-    finally:
-        await admin.close()
+    await pg_admin_value("SELECT pg_terminate_backend($1)", first)
 
 
 async def test_a_refused_transaction_is_rolled_back_and_keeps_its_connection(
@@ -189,16 +189,4 @@ async def test_a_connection_opened_as_the_driver_closes_is_not_kept(pg_url: str)
     with pytest.raises(asyncpg.exceptions.InterfaceError):
         await opening
     assert driver.in_use() == 0
-    database = make_url(pg_url).database
-    admin = await asyncpg.connect(make_url(PG_ADMIN_URL).render_as_string(hide_password=False))
-    try:
-        for _ in range(100):
-            count = await admin.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database
-            )
-            if count == 0:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await admin.close()
-    assert count == 0
+    await until_no_pg_connections(pg_url)

@@ -127,8 +127,6 @@ class _ConnectionsLosingTheFirstStatement:
     """Stands for the driver's connections: the first statement's connection is lost
     mid-statement (its outcome unknown); later statements succeed."""
 
-    closed = False
-
     def __init__(self) -> None:
         self.statements = 0
         self.given_back: list[bool] = []

@@ -18,7 +18,12 @@ from ehealth_auth.storage import driver as driver_module
 from ehealth_auth.storage.driver import create_driver
 from ehealth_auth.storage.verify_cache import VerifyResultCache
 from ehealth_auth.storage.verify_listener import MAX_LAG, VerifyInvalidationListener
-from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
+from tests.conftest import (
+    create_pg_database,
+    drop_pg_database,
+    pg_admin_value,
+    until_no_pg_connections,
+)
 
 FEED_LOGGER = "ehealth_auth.storage.verify_listener"
 
@@ -32,18 +37,6 @@ def pg_url() -> Iterator[str]:
 
 def _dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _connections_to(url: str) -> int:
-    database = make_url(url).database
-    admin = await asyncpg.connect(_dsn(PG_ADMIN_URL))
-    try:
-        count: int = await admin.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database
-        )
-        return count
-    finally:
-        await admin.close()
 
 
 async def _until(condition: Callable[[], bool], within: float) -> None:
@@ -72,15 +65,7 @@ async def test_feed_stops_at_once_at_any_point_of_its_heartbeat(
             assert time.monotonic() - started < 1
             assert cache.ticket() is None
     assert [record.getMessage() for record in caplog.records] == []
-    await _until_no_connections(pg_url)
-
-
-async def _until_no_connections(url: str) -> None:
-    deadline = time.monotonic() + 5
-    while await _connections_to(url):
-        if time.monotonic() > deadline:
-            raise AssertionError("connections left open")
-        await asyncio.sleep(0.05)
+    await until_no_pg_connections(pg_url)
 
 
 class _StubbornFeed(VerifyInvalidationListener):
@@ -136,7 +121,8 @@ async def test_a_connection_still_in_use_holds_the_pool_close_only_up_to_its_lim
 
     holder = asyncio.create_task(hold())
     await holding.wait()
-    assert await _connections_to(pg_url) == 1  # opened on demand
+    count = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+    assert await pg_admin_value(count, make_url(pg_url).database) == 1  # opened on demand
 
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="ehealth_auth.storage.driver"):
@@ -147,7 +133,7 @@ async def test_a_connection_still_in_use_holds_the_pool_close_only_up_to_its_lim
     assert [record.getMessage() for record in caplog.records] == [
         "connections still in use after 0.3 s at shutdown; cutting them"
     ]
-    await _until_no_connections(pg_url)
+    await until_no_pg_connections(pg_url)
     holder.cancel()
     with pytest.raises((asyncio.CancelledError, asyncpg.exceptions.InterfaceError)):
         await holder
@@ -160,5 +146,5 @@ async def test_an_idle_pool_closes_without_waiting(pg_url: str) -> None:
     started = time.monotonic()
     await driver.close()
     assert time.monotonic() - started < driver_module.CLOSE_LIMIT
-    await _until_no_connections(pg_url)
+    await until_no_pg_connections(pg_url)
     await driver.close()  # a second close is harmless

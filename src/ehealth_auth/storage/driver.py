@@ -196,12 +196,6 @@ class _AsyncpgConnection:
         )
 
 
-def _still_usable(error: asyncpg.PostgresError) -> bool:
-    """A statement the server refused (a constraint, a cancelled query) leaves its connection
-    ready for the next one, unless the error says the connection itself is going."""
-    return not is_unavailable(error)
-
-
 async def _on_lent(connections: _Connections, call: Callable[[Any], Awaitable[T]]) -> T:
     """`call` on a lent connection, which goes back clean only when the call finished or the
     server merely refused its statement."""
@@ -211,7 +205,9 @@ async def _on_lent(connections: _Connections, call: Callable[[Any], Awaitable[T]
         result = await call(connection)
         clean = True
     except asyncpg.PostgresError as error:
-        clean = _still_usable(error)
+        # A statement the server refused (a constraint, a cancelled query) leaves its
+        # connection ready for the next one, unless the error says the connection is going.
+        clean = not is_unavailable(error)
         raise
     finally:
         connections.give_back(connection, clean)
@@ -238,7 +234,7 @@ class _Connections:
         self._opening = 0
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._all_back: asyncio.Event | None = None
-        self.closed = False
+        self._closed = False
         self._shut = False  # closed, and the connections of the moment closed too
 
     def in_use(self) -> int:
@@ -246,7 +242,7 @@ class _Connections:
 
     async def lend(self) -> Any:
         while True:
-            if self.closed:
+            if self._closed:
                 raise asyncpg.exceptions.InterfaceError("the driver is closed")
             if self._idle:
                 connection = self._idle.pop()
@@ -280,7 +276,7 @@ class _Connections:
             self._hand_over(None)  # the place is free again: a waiting request may try it
             raise
         self._opening -= 1
-        if self.closed:  # closed while it was being opened
+        if self._closed:  # closed while it was being opened
             connection.terminate()
             raise asyncpg.exceptions.InterfaceError("the driver is closed")
         return connection
@@ -310,8 +306,11 @@ class _Connections:
             self._idle.append(connection)  # closed by `close` once all are back
 
     async def close(self, limit: float) -> None:
-        """Close every connection; those still lent get `limit` seconds to come back."""
-        self.closed = True
+        """Close every connection; those still lent get `limit` seconds to come back. Closing
+        again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(asyncpg.exceptions.InterfaceError("the driver is closed"))
@@ -414,8 +413,7 @@ class AsyncpgDriver:
     async def close(self) -> None:
         """Close the connections, waiting at most CLOSE_LIMIT seconds for those still in use
         (shutdown has already ended the requests); then those are cut."""
-        if not self._connections.closed:
-            await self._connections.close(CLOSE_LIMIT)
+        await self._connections.close(CLOSE_LIMIT)
 
     def in_use(self) -> int:
         return self._connections.in_use()
