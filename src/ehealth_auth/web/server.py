@@ -4,6 +4,8 @@
   the request's first byte; otherwise the client gets `408` and the connection is closed.
   uvicorn has no such limit, so its httptools protocol is extended here.
 - Bodies have their own deadline in the app (`web/slow_clients.py`).
+- A response's head and body go out in one write (`OneWritePerTurn`): uvicorn writes them
+  separately, which costs a second system call and a second TCP segment per answer.
 - SIGTERM stops accepting connections, lets requests in flight finish for at most
   `shutdown_timeout` seconds, then cancels what is left and exits.
 """
@@ -14,6 +16,7 @@ import asyncio
 import logging
 import sys
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -58,8 +61,93 @@ def _timeout_response() -> bytes:
     return head.encode("ascii") + body
 
 
+class OneWritePerTurn(asyncio.Transport):
+    """A transport that gathers the writes of one turn of the event loop into one.
+
+    uvicorn writes a response's status line and headers, then its body, each straight to the
+    socket. Here the first write of a turn schedules a flush at the end of the turn and later
+    writes join it; closing (or ending the write side) flushes first, so nothing written is
+    lost and the order of bytes is kept. Everything else is the socket transport's.
+    """
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes | bytearray | memoryview] | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def flush(self) -> None:
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        if self._transport.is_closing():  # aborted meanwhile: the peer is gone
+            return
+        self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        pending = sum(len(data) for data in self._pending) if self._pending else 0
+        return self._transport.get_write_buffer_size() + pending
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for the request line and headers."""
+    """uvicorn's httptools protocol with a deadline for the request line and headers, writing
+    through `OneWritePerTurn`."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -67,7 +155,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(OneWritePerTurn(transport, self.loop))
         self._arm()
 
     def on_message_begin(self) -> None:
