@@ -215,11 +215,19 @@ async def test_the_server_protocol_answers_late_headers_408_and_serves_timely_on
         reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # in time: served, kept alive
         assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200 ")
+        # A connection busy for longer than the limit, each request's headers in time: served.
+        for _ in range(8):
+            await asyncio.sleep(0.1)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200 ")
         writer.write(b"GET / HTTP/1.1\r\nHo")  # the next request stalls in its headers
+        stalled = time.monotonic()
         late = await asyncio.wait_for(reader.read(), timeout=5)
+        waited = time.monotonic() - stalled
         writer.close()
         head, body = late.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 408 ")
+        assert 0.25 <= waited < 2.0  # the stalled request's own limit (0.3 s), from its start
         assert json.loads(body)["error"]["type"] == "request_timeout"
     finally:
         server.should_exit = True

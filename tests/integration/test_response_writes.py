@@ -105,7 +105,8 @@ async def test_writes_in_separate_turns_all_arrive_in_order() -> None:
             break
     writes = transport.writes()
     assert len(writes) == 3  # head, then each part of the body as it comes
-    assert writes[0].startswith(b"HTTP/1.1 200 ") and writes[1:] == [b"ab", b"cd"]
+    assert writes[0].startswith(b"HTTP/1.1 200 ")
+    assert writes[1:] == [b"ab", b"cd"]
     protocol.connection_lost(None)
 
 

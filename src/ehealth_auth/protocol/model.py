@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Generic, TypeVar
 from uuid import UUID
 
@@ -101,11 +102,20 @@ class VerifyContext:
 
     def scope_allowed(self) -> bool:
         """No scope beyond the user's approval for the client and the client type's ceiling."""
-        login = self.details.get("grant_type") == "password"
-        approved = set(parse(self.approval_scope or "")) & set(parse(self.type_scope or ""))
-        return all(
-            item in approved or (login and item == "app:authorize") for item in parse(self.scope)
+        return _scope_within(
+            self.scope,
+            self.approval_scope or "",
+            self.type_scope or "",
+            login=self.details.get("grant_type") == "password",
         )
+
+
+# Verify asks this of every call with the few scope strings a deployment has: answered once
+# each (bounded: the strings come from the database, not from callers).
+@lru_cache(maxsize=1024)
+def _scope_within(scope: str, approval_scope: str, type_scope: str, *, login: bool) -> bool:
+    approved = set(parse(approval_scope)) & set(parse(type_scope))
+    return all(item in approved or (login and item == "app:authorize") for item in parse(scope))
 
 
 @dataclass(frozen=True)

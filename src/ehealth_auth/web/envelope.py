@@ -69,11 +69,34 @@ def _meta(request: Request, status: int, kind: str) -> dict[str, object]:
     }
 
 
+class EnvelopeResponse(Response):
+    """A rendered envelope, its headers already encoded: what Starlette's `Response` would
+    build from the same body, status and headers (length and type last), without its
+    per-call checks (an envelope always has a body, and its callers set neither header)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
 def _response(
     request: Request, status: int, body: dict[str, Any], headers: Mapping[str, str] | None
 ) -> Response:
-    all_headers = {**(headers or {}), "X-Request-ID": request_id(request)}
-    return Response(orjson.dumps(body), status, all_headers, media_type="application/json")
+    content = orjson.dumps(body)
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in (headers or {}).items()
+    ]
+    raw += (
+        (b"x-request-id", request_id(request).encode("latin-1")),
+        (b"content-length", b"%d" % len(content)),
+        (b"content-type", b"application/json"),
+    )
+    return EnvelopeResponse(content, status, raw)
 
 
 def render_data(

@@ -153,36 +153,47 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().__init__(config, *args, **kwargs)
         self._header_timeout: float = getattr(config, "header_timeout", 10.0)
         self._header_timer: asyncio.TimerHandle | None = None
+        # When the headers now awaited began (the connection or the request's first byte);
+        # None while none are awaited.
+        self._headers_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWritePerTurn(transport, self.loop))
-        self._arm()
+        self._await_headers()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._header_timer is None:
-            self._arm()
+        if self._headers_since is None:
+            self._await_headers()
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._headers_since = None
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self) -> None:
-        self._header_timer = self.loop.call_later(self._header_timeout, self._headers_late)
-
-    def _disarm(self) -> None:
+        self._headers_since = None
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+        super().connection_lost(exc)
 
-    def _headers_late(self) -> None:
+    def _await_headers(self) -> None:
+        # One timer per connection, not one per request: it stays armed across requests and,
+        # when it fires, checks the headers awaited then (re-arming for their own deadline).
+        self._headers_since = now = self.loop.time()
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(now + self._header_timeout, self._check_headers)
+
+    def _check_headers(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing():
+        since = self._headers_since
+        if since is None or self.transport.is_closing():
             return
+        deadline = since + self._header_timeout
+        if self.loop.time() < deadline:
+            self._header_timer = self.loop.call_at(deadline, self._check_headers)
+            return
+        self._headers_since = None
         log.info("request headers timed out", extra={"status": 408})
         self.transport.write(_timeout_response())
         self.transport.close()

@@ -28,6 +28,8 @@ from ehealth_auth.web.operations import Endpoint
 _SECRET_PARAMS = frozenset({"value"})  # the token in verify's path
 _CHALLENGE = {**NO_STORE, "WWW-Authenticate": 'Bearer realm="ehealth-auth admin"'}
 GATEWAY_FORBIDDEN = "A gateway key may only verify tokens."
+# Spellings of admitted Authorization headers remembered (`AdminGuard.matching_key`).
+MAX_ADMITTED_HEADERS = 64
 
 
 class Role(enum.Enum):
@@ -67,12 +69,26 @@ class AdminGuard:
                 if key
             ]
         )
+        # Authorization headers already admitted, and by which key: the gateway sends the same
+        # one on every call. Only admitted headers are kept (each holds a configured key, which
+        # this process holds anyway), so unknown keys cannot fill it; any other header takes
+        # the constant-time comparison below.
+        self._admitted: dict[str, KeyMatch] = {}
 
     def matching_key(self, authorization: str | None) -> KeyMatch | None:
         """The configured key presented (an admin key wins over a gateway key with the same
         value); None when there is none or it is unknown."""
         if not authorization:
             return None
+        admitted = self._admitted.get(authorization)
+        if admitted is not None:
+            return admitted
+        found = self._compare(authorization)
+        if found is not None and len(self._admitted) < MAX_ADMITTED_HEADERS:
+            self._admitted[authorization] = found
+        return found
+
+    def _compare(self, authorization: str) -> KeyMatch | None:
         scheme, _, key = authorization.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
