@@ -16,9 +16,8 @@ million rows must be made in a few minutes on a small host); the probes' come fr
 For a large load the table's indexes and primary and unique constraints are dropped first and
 rebuilt afterwards from the definitions PostgreSQL printed for them (pg_get_indexdef,
 pg_get_constraintdef); the rebuilt set is compared with the original and the load fails if they
-differ. Foreign keys stay in place; the loading session skips their per-row checks
-(session_replication_role = replica, which needs a superuser) since every row refers to a user,
-client and connection created beforehand.
+differ. The tokens table has no foreign keys to check (migration 0008); every row refers to a
+user, client and connection created beforehand.
 """
 
 from __future__ import annotations
@@ -311,10 +310,6 @@ async def load(
     rows = _Rows(key, seed, population, int(time.time()))
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
-        try:
-            await conn.execute("SET session_replication_role = replica")
-        except asyncpg.InsufficientPrivilegeError:
-            _log("flat-cost: not a superuser, so foreign keys are checked row by row (slower)")
         await conn.execute("SET maintenance_work_mem = '1GB'")
         before = await _all_indexes(conn)
         constraints, indexes = await _definitions(conn)

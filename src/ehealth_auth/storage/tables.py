@@ -85,15 +85,18 @@ tokens = sa.Table(
     sa.Column("issued_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger, nullable=True),
-    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("client_id", sa.Uuid, sa.ForeignKey("clients.id"), nullable=False),
+    # No foreign keys on this table (migration 0008): every token row is written from user,
+    # client and connection rows just read, and those rows are never deleted (blocked instead);
+    # the keys' checks share-locked the client's row on every refresh.
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("client_id", sa.Uuid, nullable=False),
     sa.Column("scope", sa.Text, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
     # The authorization a token descends from; a whole family is revoked on reuse (CONTRACT §6).
     sa.Column("family_id", sa.Uuid, nullable=False, index=True),
     sa.Column("parent_id", sa.Uuid, nullable=True),
     # The connection (client secret) the token was issued through; null for operator mints.
-    sa.Column("connection_id", sa.Uuid, sa.ForeignKey("connections.id"), nullable=True),
+    sa.Column("connection_id", sa.Uuid, nullable=True),
     # Rotation (CONTRACT §6): when a refresh token was retired (Unix milliseconds: the race rule
     # compares it with request arrival times), the refresh token that replaced it, and that
     # successor's value encrypted with the server key, kept for the grace window only.
@@ -110,7 +113,13 @@ tokens = sa.Table(
     sa.Index("ix_tokens_user_id_client_id", "user_id", "client_id"),
     sa.Index("ix_tokens_client_id", "client_id"),
     sa.Index("ix_tokens_expires_at", "expires_at"),
-    sa.Index("ix_tokens_revoked_at", "revoked_at"),
+    # Revoked tokens only (the purge's `revoked_at < cutoff`): live ones, most rows, skip it.
+    sa.Index(
+        "ix_tokens_revoked_at",
+        "revoked_at",
+        postgresql_where=sa.text("revoked_at IS NOT NULL"),
+        sqlite_where=sa.text("revoked_at IS NOT NULL"),
+    ),
 )
 
 # Failed authentications per key and fixed window (protocol/throttle.py): a source address, a
