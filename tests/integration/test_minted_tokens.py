@@ -6,6 +6,8 @@ run on the fakes, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 
 import sqlalchemy as sa
@@ -62,3 +64,14 @@ async def test_driver_and_engine_store_the_same_row_for_a_token(
         for token in (by_driver, by_engine):
             row = (await conn.execute(sa.select(*columns).where(tokens.c.id == token.id))).one()
             assert {**row._mapping, "value_hash": bytes(row.value_hash)} == token_row(token)
+
+
+def test_the_stored_hash_is_hmac_sha256_of_the_value_under_the_server_key() -> None:
+    """Rows stored by any release stay findable: the digest is plain HMAC-SHA-256, whatever
+    the hasher keeps between calls."""
+    for value in ("", "a", "token-value-" * 20, "ключ", "\udcff"):
+        expected = hmac.new(
+            TEST_SECRET_KEY.encode(), value.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
+        assert HASHER.digest(value) == expected
+        assert HASHER.digest(value) == expected  # twice: no state carried from a call
