@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from uuid import UUID
 
-from ehealth_auth.protocol.errors import ConflictError
+from ehealth_auth.protocol.errors import UNKNOWN_TOKEN_OWNER, ConflictError, NotFoundError
 from ehealth_auth.protocol.model import NewToken
 from ehealth_auth.protocol.paging import Page, PageRequest
 from ehealth_auth.protocol.records import (
@@ -136,6 +136,8 @@ class FakeAdminStore:
         return True
 
     async def add_token(self, token: NewToken) -> None:
+        if not self.db.has_parents(token):
+            raise NotFoundError(UNKNOWN_TOKEN_OWNER)
         self.db.insert_token(token)
 
     # ------------------------------------------------------------------- lookups and listings

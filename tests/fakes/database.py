@@ -86,13 +86,16 @@ class FakeDatabase:
             raise FakeIntegrityError(f"duplicate token id {token.id}")
         if any(row.token.value_hash == token.value_hash for row in self.tokens.values()):
             raise FakeIntegrityError("duplicate token value_hash")
-        if token.user_id not in self.users:
-            raise FakeIntegrityError(f"no user {token.user_id}")
-        if token.client_id not in self.clients:
-            raise FakeIntegrityError(f"no client {token.client_id}")
-        if token.connection_id is not None and token.connection_id not in self.connections:
-            raise FakeIntegrityError(f"no connection {token.connection_id}")
+        # Like the tables, no foreign keys (migration 0008): the admin store checks the parents
+        # of the tokens it is given (`has_parents`); every other writer read them first.
         self.tokens[token.id] = TokenRow(token)
+
+    def has_parents(self, token: NewToken) -> bool:
+        return (
+            token.user_id in self.users
+            and token.client_id in self.clients
+            and (token.connection_id is None or token.connection_id in self.connections)
+        )
 
     def revoke_tokens(self, now: int, where: Callable[[NewToken], bool]) -> int:
         """Mark every live token matching `where` revoked, as the SQL `revoke_tokens` does."""

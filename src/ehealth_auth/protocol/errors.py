@@ -150,6 +150,10 @@ class NotFoundError(ServiceError):
     default_message = "Not found."
 
 
+# A token given to the store for a user, client or connection that does not exist.
+UNKNOWN_TOKEN_OWNER = "User, client or connection not found."  # noqa: S105 - a message
+
+
 class MethodNotAllowedError(ServiceError):
     status = 405
     type = "method_not_allowed"

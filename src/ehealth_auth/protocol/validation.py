@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from uuid import UUID
 
 from ehealth_auth.protocol import redirect_uri as redirects
@@ -88,7 +89,14 @@ _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12
 def parse_uuid(value: str) -> UUID | None:
     """A UUID in its canonical 8-4-4-4-12 form, or None: malformed ids are answered like unknown
     ones, never with a 500 (CONTRACT §2 check 5)."""
-    return UUID(value) if _CANONICAL_UUID.fullmatch(value) else None
+    return _uuid(value) if _CANONICAL_UUID.fullmatch(value) else None
+
+
+# Client ids come back on every refresh of every MIS: each is built once (bounded; UUIDs are
+# immutable, so one may be shared). Only UUID-shaped strings get here, never a pasted secret.
+@lru_cache(maxsize=4096)
+def _uuid(value: str) -> UUID:
+    return UUID(value)
 
 
 def optional_uuid(path: str, value: str) -> UUID | None:

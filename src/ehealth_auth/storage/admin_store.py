@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ehealth_auth.protocol.errors import ConflictError
+from ehealth_auth.protocol.errors import UNKNOWN_TOKEN_OWNER, ConflictError, NotFoundError
 from ehealth_auth.protocol.model import NewToken
 from ehealth_auth.protocol.records import (
     ApprovalRecord,
@@ -35,6 +35,17 @@ from ehealth_auth.storage.tables import (
     users,
 )
 from ehealth_auth.storage.throttle_store import clear_target
+
+
+def _parents_exist(token: NewToken) -> sa.Select[tuple[bool]]:
+    """Whether the token's user, client and connection (when it names one) all exist."""
+    checks = [
+        sa.exists().where(users.c.id == token.user_id),
+        sa.exists().where(clients.c.id == token.client_id),
+    ]
+    if token.connection_id is not None:
+        checks.append(sa.exists().where(connections.c.id == token.connection_id))
+    return sa.select(sa.and_(*checks))
 
 
 def _stamps(now: int) -> dict[str, int]:
@@ -181,7 +192,14 @@ class SqlAdminStore:
         return True
 
     async def add_token(self, token: NewToken) -> None:
+        """Store an operator's token; its user, client and connection (if any) must exist.
+
+        The tokens table has no foreign keys (migration 0008): this is the one writer given ids
+        it has not read itself, so it checks them, in the insert's transaction (none of these
+        rows is ever deleted)."""
         async with self._engine.begin() as conn:
+            if not await conn.scalar(_parents_exist(token)):
+                raise NotFoundError(UNKNOWN_TOKEN_OWNER)
             await conn.execute(tokens.insert(), token_row(token))
 
     async def replace_connection_secret(

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from ehealth_auth.protocol.errors import UNKNOWN_TOKEN_OWNER, NotFoundError
 from tests.integration.contract.backends import (
     INTEGRITY_ERRORS,
     NOW,
@@ -325,8 +326,10 @@ async def test_a_token_of_an_unknown_user_client_or_connection_is_refused(
     orphans.append(dataclasses.replace(stray, client_id=uuid.uuid4(), connection_id=None))
     orphans.append(dataclasses.replace(stray, connection_id=uuid.uuid4()))
 
-    for token in orphans:
-        with pytest.raises(INTEGRITY_ERRORS):
+    with pytest.raises(INTEGRITY_ERRORS):  # the value's hash is taken
+        await stores.admin.add_token(orphans.pop(1))
+    for token in orphans:  # no such user, client or connection
+        with pytest.raises(NotFoundError, match=UNKNOWN_TOKEN_OWNER):
             await stores.admin.add_token(token)
 
     assert set(await stores.tokens()) == {stored.id}
