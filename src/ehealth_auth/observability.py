@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client import multiprocess as prometheus_multiprocess
 
 from ehealth_auth.logs import security_event
-from ehealth_auth.protocol.events import SECURITY_EVENTS, Event
+from ehealth_auth.protocol.events import SECURITY_EVENTS, Event, TokenEvent
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -143,9 +143,15 @@ class ObservedEvents:
 
     def __init__(self, metrics: Metrics) -> None:
         self._counter = metrics.token_events
+        # (kind, grant) pairs are few: each label lookup (a lock, a tuple) is done once.
+        self._children: dict[tuple[TokenEvent, str], Any] = {}
 
     def emit(self, event: Event) -> None:
-        self._counter.labels(event.kind.value, event.grant).inc()
+        key = (event.kind, event.grant)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._counter.labels(event.kind.value, event.grant)
+        child.inc()
         if event.kind in SECURITY_EVENTS:
             fields = {
                 "grant": event.grant or None,

@@ -21,8 +21,7 @@ round trip for throttling.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 from ehealth_auth.protocol.errors import InvalidClientError, TooManyRequestsError
 from ehealth_auth.protocol.policy import ThrottleLimits
@@ -191,12 +190,29 @@ class ClientAuthThrottle:
     def _target_of(self, presented: str) -> bytes:
         return self._hasher.digest("throttle-client:" + presented)
 
-    @asynccontextmanager
-    async def authenticating(self, source: str, client_id: object) -> AsyncIterator[None]:
-        target = self.target(client_id)
-        await self._throttle.check(source, target)
-        try:
-            yield
-        except ClientAuthenticationError:
-            await self._throttle.count(source, target)
-            raise
+    def authenticating(self, source: str, client_id: object) -> AuthenticationAttempt:
+        return AuthenticationAttempt(self._throttle, source, self.target(client_id))
+
+
+class AuthenticationAttempt:
+    """`ClientAuthThrottle.authenticating`: checks on entry, counts a failed authentication on
+    exit (a plain context manager: it runs around every refresh)."""
+
+    __slots__ = ("_source", "_target", "_throttle")
+
+    def __init__(self, throttle: FailureThrottle, source: str, target: bytes) -> None:
+        self._throttle = throttle
+        self._source = source
+        self._target = target
+
+    async def __aenter__(self) -> None:
+        await self._throttle.check(self._source, self._target)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, ClientAuthenticationError):
+            await self._throttle.count(self._source, self._target)
