@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
+from ehealth_auth.web.server import HeaderDeadlineProtocol, ServerConfig
 from tests.support import CHEAP_PASSWORD_HASHING
 
 CLI = str(Path(sys.executable).with_name("ehealth-auth"))
@@ -144,3 +149,29 @@ def seed_with_cli(cwd: Path, env: dict[str, str], scope: str = "a b") -> SeededC
         env,
     )
     return SeededClient(client["id"], client["connection"]["secret"], user["id"], token["value"])
+
+
+@asynccontextmanager
+async def serving_in_process(app: Any, header_timeout: float) -> AsyncIterator[int]:
+    """uvicorn with the service's protocol (web/server.py) serving `app` in this process; yields
+    its port once it listens, and stops it at the end."""
+    config = ServerConfig(
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        http=HeaderDeadlineProtocol,
+        header_timeout=header_timeout,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):  # up to 10 s
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        yield config.port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)

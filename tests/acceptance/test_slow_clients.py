@@ -15,11 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from ehealth_auth.web.server import HeaderDeadlineProtocol, ServerConfig
 from tests.conftest import BACKENDS, create_pg_database, drop_pg_database
-from tests.servers import clean_env, free_port, run_cli, start_server
+from tests.servers import clean_env, free_port, run_cli, serving_in_process, start_server
 from tests.support import TEST_SECRET_KEY, World
 
 SHORT = {"request_body_timeout": 0.5}
@@ -196,23 +194,8 @@ async def test_the_server_protocol_answers_late_headers_408_and_serves_timely_on
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    config = ServerConfig(
-        app,
-        host="127.0.0.1",
-        port=free_port(),
-        http=HeaderDeadlineProtocol,
-        header_timeout=0.3,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):  # up to 10 s
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+    async with serving_in_process(app, header_timeout=0.3) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # in time: served, kept alive
         assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200 ")
         # A connection busy for longer than the limit, each request's headers in time: served.
@@ -229,6 +212,3 @@ async def test_the_server_protocol_answers_late_headers_408_and_serves_timely_on
         assert head.startswith(b"HTTP/1.1 408 ")
         assert 0.25 <= waited < 2.0  # the stalled request's own limit (0.3 s), from its start
         assert json.loads(body)["error"]["type"] == "request_timeout"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=10)

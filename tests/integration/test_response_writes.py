@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import uvicorn
 from uvicorn.server import ServerState
 
 from ehealth_auth.web.server import HeaderDeadlineProtocol, OneWritePerTurn, ServerConfig
-from tests.servers import free_port
+from tests.servers import serving_in_process
 
 
 class RecordingTransport(asyncio.Transport):
@@ -140,23 +139,9 @@ async def test_close_and_write_eof_flush_what_is_pending_and_abort_drops_it() ->
 
 
 async def test_a_real_server_answers_whole_responses_on_a_kept_alive_connection() -> None:
-    config = ServerConfig(
-        _answer_ok,
-        host="127.0.0.1",
-        port=free_port(),
-        http=HeaderDeadlineProtocol,
-        header_timeout=5.0,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):  # up to 10 s
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+    app = _answer_ok
+    async with serving_in_process(app, header_timeout=5.0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         # Three requests at once (pipelined): three whole answers, in order.
         writer.write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
         for _ in range(3):
@@ -164,6 +149,3 @@ async def test_a_real_server_answers_whole_responses_on_a_kept_alive_connection(
             assert head.startswith(b"HTTP/1.1 200 ")
             assert await asyncio.wait_for(reader.readexactly(2), timeout=5) == b"ok"
         writer.close()
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=10)
