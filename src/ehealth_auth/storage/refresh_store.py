@@ -150,20 +150,26 @@ _INSERT_TOKEN = tokens.insert().values(
     {field.name: sa.bindparam(field.name) for field in dataclasses.fields(NewToken)}
 )
 
-# The conditional update that decides a race: only one request can retire a live token.
-_RETIRE = (
-    tokens.update()
-    .where(
-        tokens.c.id == sa.bindparam("retired_id"),
-        tokens.c.retired_at_ms.is_(None),
-        tokens.c.revoked_at.is_(None),
+
+def _retiring() -> sa.Update:
+    """The conditional update that decides a race: only one request can retire a live token.
+    A new statement each time: one that was compiled keeps the columns it exported then."""
+    return (
+        tokens.update()
+        .where(
+            tokens.c.id == sa.bindparam("retired_id"),
+            tokens.c.retired_at_ms.is_(None),
+            tokens.c.revoked_at.is_(None),
+        )
+        .values(
+            retired_at_ms=sa.bindparam("at_ms"),
+            successor_id=sa.bindparam("successor_id"),
+            successor_value_enc=sa.bindparam("sealed"),
+        )
     )
-    .values(
-        retired_at_ms=sa.bindparam("at_ms"),
-        successor_id=sa.bindparam("successor_id"),
-        successor_value_enc=sa.bindparam("sealed"),
-    )
-)
+
+
+_RETIRE = _retiring()
 
 # Only the newest retired token's successor may be echoed; older ones are erased.
 _ERASE_OLDER_SUCCESSORS = (
@@ -197,6 +203,45 @@ _REVOKE_FAMILY = (
         revoked_reason=sa.bindparam("reason"),
     )
 )
+
+
+def _drafted_row(prefix: str) -> dict[str, sa.ColumnElement[Any]]:
+    """A `tokens` row as binds named `prefix` + column (the keys of `_prefixed`)."""
+    return {
+        field.name: sa.bindparam(prefix + field.name, type_=tokens.c[field.name].type)
+        for field in dataclasses.fields(NewToken)
+    }
+
+
+def _prefixed(prefix: str, token: NewToken) -> dict[str, object]:
+    return {prefix + name: value for name, value in token_row(token).items()}
+
+
+_SUCCESSOR = "successor_row_"
+_ACCESS = "access_row_"
+
+
+def _rotate_at_once(revoke_earlier_access: bool) -> sa.Select[Any]:
+    """The rotation's transaction as one statement (PostgreSQL: data-modifying WITH): the
+    retiring update of `_retiring`, and only when it retired the token, the erasure of older
+    successors, optionally the revocation of the family's earlier access tokens, and the
+    inserts of the successor (binds `successor_row_*`) and of the access token
+    (`access_row_*`). One statement is one transaction: all of it or none. The row's `retired`
+    is 1 when this statement retired the token, else 0 and nothing was written. The updates
+    touch other rows than the retired one and than each other, and none sees the rows
+    inserted beside it."""
+    retired = _retiring().returning(tokens.c.id).cte("retired")
+    won = sa.select(retired.c.id).exists()
+    writes = [_ERASE_OLDER_SUCCESSORS.where(won).cte("erased")]
+    if revoke_earlier_access:
+        writes.append(_REVOKE_EARLIER_ACCESS.where(won).cte("revoked"))
+    for prefix in (_SUCCESSOR, _ACCESS):
+        row = _drafted_row(prefix)
+        insert = tokens.insert().from_select(list(row), sa.select(*row.values()).where(won))
+        writes.append(insert.cte(prefix + "stored"))
+    return sa.select(
+        sa.select(sa.func.count()).select_from(retired).scalar_subquery().label("retired")
+    ).add_cte(*writes)
 
 
 class TokenWrites:
@@ -239,6 +284,12 @@ class SqlRefreshStore:
         self._retire = driver.compile(_RETIRE)
         self._erase_older = driver.compile(_ERASE_OLDER_SUCCESSORS)
         self._revoke_earlier = driver.compile(_REVOKE_EARLIER_ACCESS)
+        # Indexed by revoke_earlier_access; SQLite runs the rotation as a transaction.
+        self._rotate_at_once = (
+            tuple(driver.compile(_rotate_at_once(flag), writes=True) for flag in (False, True))
+            if driver.writes_in_with
+            else None
+        )
 
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
@@ -298,6 +349,16 @@ class SqlRefreshStore:
         *,
         revoke_earlier_access: bool,
     ) -> Rotated | LostRace:
+        if self._rotate_at_once is not None:
+            return await self._rotate_in_one_statement(
+                retired_id,
+                retired_at_ms,
+                successor,
+                successor_value_enc,
+                access,
+                revoke_earlier_access=revoke_earlier_access,
+            )
+
         async def _transaction() -> Rotated | LostRace:
             async with self._driver.transaction() as conn:
                 # The retiring update comes first: it takes the row lock (PostgreSQL) or is
@@ -327,6 +388,37 @@ class SqlRefreshStore:
             return Rotated()
 
         return await retrying(_transaction)
+
+    async def _rotate_in_one_statement(
+        self,
+        retired_id: UUID,
+        retired_at_ms: int,
+        successor: NewToken,
+        successor_value_enc: bytes | None,
+        access: NewToken,
+        *,
+        revoke_earlier_access: bool,
+    ) -> Rotated | LostRace:
+        assert self._rotate_at_once is not None
+        statement = self._rotate_at_once[revoke_earlier_access]
+        params = {
+            "retired_id": retired_id,
+            "at_ms": retired_at_ms,
+            "successor_id": successor.id,
+            "sealed": successor_value_enc,
+            "family_id": successor.family_id,
+            "now": access.issued_at,
+            **_prefixed(_SUCCESSOR, successor),
+            **_prefixed(_ACCESS, access),
+        }
+        # An aborted statement (deadlock, serialization) wrote nothing: it runs again.
+        row = await retrying(lambda: self._driver.fetchrow(statement, params))
+        if row is not None and row["retired"] == 1:
+            return Rotated()
+        # Lost the race: a concurrent rotation or revocation held the row and changed it first.
+        # Under READ COMMITTED this next statement sees what it committed.
+        presented = await self._driver.fetchrow(self._load_token, {"token_id": retired_id})
+        return LostRace(_presented(presented, retired_id, successor))
 
     async def revoke_family(self, family_id: UUID, now: int) -> int:
         return await self._writes.revoke_family(family_id, now, REUSE)
