@@ -155,6 +155,17 @@ def test_configuration_errors_under_json_are_objects_too(tmp_path: Path) -> None
     assert "EHEALTH_AUTH_SECRET_KEY" in error["message"]
 
 
+def test_a_refused_setting_is_one_line_naming_its_variable_and_never_its_value() -> None:
+    short = {"EHEALTH_AUTH_SECRET_KEY": "short-Key-77", "EHEALTH_AUTH_CODE_TTL": "soon"}
+    result = invoke(short, "migrate")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: invalid configuration: ")
+    assert "EHEALTH_AUTH_SECRET_KEY: must be at least 16 characters" in line
+    assert "EHEALTH_AUTH_CODE_TTL: " in line
+    assert "short-Key-77" not in result.stderr
+
+
 def test_errors_without_json_stay_plain_text(env: dict[str, str]) -> None:
     assert invoke(env, "migrate").exit_code == 0
     result = invoke(env, "clients", "get", "00000000-0000-4000-8000-000000000000")

@@ -47,10 +47,23 @@ def load_settings() -> Settings:
         settings = Settings()
         settings.ensure_servable()
     except SettingsError as exc:
-        raise CommandError(f"invalid configuration: {exc}", "configuration_invalid") from None
+        raise CommandError(
+            f"invalid configuration: {settings_error_text(exc)}", "configuration_invalid"
+        ) from None
     except InsecureSettingsError as exc:
         raise CommandError(str(exc), "insecure_settings") from None
     return settings
+
+
+def settings_error_text(error: SettingsError) -> str:
+    """One line: each refused setting by its environment variable, with pydantic's reason (the
+    values themselves are never shown)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    return "; ".join(
+        f"{prefix}{'_'.join(str(part) for part in entry['loc']).upper()}: "
+        + entry["msg"].removeprefix("Value error, ")
+        for entry in error.errors()
+    )
 
 
 def error_text(error: ServiceError) -> str:
