@@ -101,7 +101,7 @@ def test_keys_shorter_than_32_characters_stop_the_server_with_a_clear_message(
     env = clean_env(EHEALTH_AUTH_GATEWAY_KEYS="short-gateway-key")
     result = run_cli(["serve", "--port", str(free_port())], tmp_path, env)
     assert result.returncode != 0
-    assert "gateway_keys" in result.stderr
+    assert "EHEALTH_AUTH_GATEWAY_KEYS:" in result.stderr
     assert "at least 32 characters" in result.stderr
     assert "short-gateway-key" not in result.stderr
 
