@@ -109,12 +109,16 @@ def _gib(size: int) -> str:
     return f"{size / GIB:.2f} GiB"
 
 
+def _wal(figure: float | None, spec: str) -> str:
+    return "-" if figure is None else format(figure, spec)
+
+
 def render_flat_cost(result: FlatCostResult, load: str) -> str:
     lines = [
         f"== {result.backend_label} / {result.scenario}: {result.title}",
         f"   {load}; the service, one worker",
         f"{'operation':<18}{'tokens':>14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-        f"{'non-2xx':>10}{'sock err':>10}{'CPU us/req':>12}",
+        f"{'non-2xx':>10}{'sock err':>10}{'CPU us/req':>12}{'WAL B/req':>11}{'FPI/req':>9}",
     ]
     for name in result.operations:
         for stage in result.stages:
@@ -123,6 +127,8 @@ def render_flat_cost(result: FlatCostResult, load: str) -> str:
                 f"{name:<18}{stage.tokens:>14,}{figures.requests_per_s:>10.1f}"
                 f"{figures.p50_ms:>10.2f}{figures.p99_ms:>10.2f}{figures.non_2xx:>10}"
                 f"{figures.socket_errors:>10}{cpu_per_request(figures):>12}"
+                f"{_wal(figures.wal_bytes_per_request, '.0f'):>11}"
+                f"{_wal(figures.wal_fpi_per_request, '.2f'):>9}"
             )
     first, last = result.stages[0].tokens, result.stages[-1].tokens
     for name in result.operations:

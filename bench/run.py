@@ -293,12 +293,22 @@ def measure(
     target: Target,
     label: str,
     reset: Callable[[], None] | None = None,
+    wal_dsn: str | None = None,
 ) -> LoadResult:
-    """Reset the database, start the target, warm it up, then measure it."""
+    """Reset the database, start the target, warm it up, then measure it; with `wal_dsn` (a
+    PostgreSQL server's), also what the server wrote to its write-ahead log meanwhile."""
     duration = context.config.duration
     with serving(context, backend, scenario, target, label, reset) as load:
         _log(f"{backend.name}/{scenario.name}/{label}: measuring {duration} s")
+        wal_before = asyncio.run(token_load.wal_counters(wal_dsn)) if wal_dsn else None
         result, _output = run_wrk(load, duration)
+        if wal_dsn and wal_before:
+            wal_after = asyncio.run(token_load.wal_counters(wal_dsn))
+            result = dataclasses.replace(
+                result,
+                wal_bytes=wal_after[0] - wal_before[0],
+                wal_fpi=wal_after[1] - wal_before[1],
+            )
     if result.exhausted:
         _log(f"{backend.name}/{scenario.name}/{label}: ran out of single-use tokens")
     return result
@@ -627,7 +637,15 @@ def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResul
                     _, target = db.targets[operation.name]
                     label = f"{db.size}-{operation.name}"
                     db.rounds[operation.name].append(
-                        measure(context, db.backend, operation, target, label, db.forget_run)
+                        measure(
+                            context,
+                            db.backend,
+                            operation,
+                            target,
+                            label,
+                            db.forget_run,
+                            wal_dsn=db.dsn,
+                        )
                     )
         for db in databases:
             stages.append(

@@ -9,9 +9,10 @@ HMAC-SHA-256 under the server key.
 
 The last family is cut short where needed to make the count exact. Among them, spread evenly
 through the load, are the probes: live refresh and access tokens of the
-seeded user and client whose values are kept, which the measurement presents. The filler rows,
-never presented, draw their ids and values from a fast generator seeded from `secrets` (ten
-million rows must be made in a few minutes on a small host); the probes' come from `secrets`.
+seeded user and client whose values are kept, which the measurement presents. Every id is a
+UUIDv7 of its token's issue time, as the service makes them. The filler rows, never presented,
+draw their values from a fast generator seeded from `secrets` (ten million rows must be made in
+a few minutes on a small host); the probes' come from `secrets`.
 
 For a large load the table's indexes and primary and unique constraints are dropped first and
 rebuilt afterwards from the definitions PostgreSQL printed for them (pg_get_indexdef,
@@ -38,6 +39,8 @@ from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
+import uuid_utils
+import uuid_utils.compat
 from asyncpg.pgproto.pgproto import UUID as WireUUID  # type: ignore[import-untyped]
 
 from bench.bulk import ACCESS_TOKEN, ACCESS_TOKEN_TTL, DAY, REFRESH_TOKEN, REFRESH_TOKEN_TTL
@@ -132,8 +135,10 @@ class _Rows:
         """The stored hash of a filler value: 32 random bytes in the service's alphabet."""
         return self._digest(base64.urlsafe_b64encode(self._rng.randbytes(32)).rstrip(b"="))
 
-    def _id(self) -> Any:
-        return WireUUID(self._rng.randbytes(16))
+    def _id(self, issued: int) -> Any:
+        """A filler token's id as the service makes them: a UUIDv7 of its issue time."""
+        nanoseconds = issued * 10**9 + self._rng.randrange(10**9)
+        return WireUUID(uuid_utils.uuid7(nanoseconds=nanoseconds).bytes)
 
     def family(self) -> list[Row]:
         rng = self._rng
@@ -142,7 +147,7 @@ class _Rows:
         details = self._details[client_id]
         scope = self._seed.scope
         start = self._now - rng.randrange(2 * DAY, HISTORY)
-        family_id = self._id()
+        family_id = self._id(start)
         rows: list[list[Any]] = []
 
         def row(name: str, issued: int, ttl: int, parent: Any, token_id: Any) -> list[Any]:
@@ -177,7 +182,7 @@ class _Rows:
             code[16] = "https://client.example.org/cb"
             code[17] = secrets.token_urlsafe(32)
             parent = family_id
-            refresh_id = self._id()
+            refresh_id = self._id(start + 5)
             code[13] = (start + 5) * 1000  # consumed
             code[14] = refresh_id
             start += 5
@@ -188,11 +193,12 @@ class _Rows:
         for index in range(accesses):
             issued = start + index * ACCESS_TOKEN_TTL
             if rotate_after is not None and index == rotate_after + 1:
-                successor = row(REFRESH_TOKEN, issued, REFRESH_TOKEN_TTL, current[0], self._id())
+                successor_id = self._id(issued)
+                successor = row(REFRESH_TOKEN, issued, REFRESH_TOKEN_TTL, current[0], successor_id)
                 current[13] = issued * 1000
                 current[14] = successor[0]
                 current = successor
-            access = row(ACCESS_TOKEN, issued, ACCESS_TOKEN_TTL, current[0], self._id())
+            access = row(ACCESS_TOKEN, issued, ACCESS_TOKEN_TTL, current[0], self._id(issued))
             if rng.random() < 0.03:
                 access[5] = issued + rng.randrange(ACCESS_TOKEN_TTL)  # logout
         if rng.random() < 0.05:
@@ -210,7 +216,7 @@ class _Rows:
         user_id, client_id = UUID(seed.user_id), UUID(seed.client_id)
         connection_id = UUID(seed.connection_id)
         details = orjson.dumps({"client_id": seed.client_id, "scope": seed.scope}).decode()
-        refresh_id = uuid.uuid4()
+        refresh_id = uuid_utils.compat.uuid7()
         refresh_value, refresh_hash = self._value_hash()
         access_value, access_hash = self._value_hash()
         now = self._now
@@ -219,7 +225,8 @@ class _Rows:
         probes.refresh_tokens.append(refresh_value)
         probes.access_tokens.append(access_value)
         refresh = (refresh_id, REFRESH_TOKEN, refresh_hash, now, now + REFRESH_TOKEN_TTL, None)
-        access = (uuid.uuid4(), ACCESS_TOKEN, access_hash, now, now + ACCESS_TOKEN_TTL, None)
+        access_id = uuid_utils.compat.uuid7()
+        access = (access_id, ACCESS_TOKEN, access_hash, now, now + ACCESS_TOKEN_TTL, None)
         return [
             (*refresh, *common, None, connection_id, *tail),
             (*access, *common, refresh_id, connection_id, *tail),
@@ -408,6 +415,16 @@ async def sizes(dsn: str) -> tuple[int, int]:
     return int(table), int(database)
 
 
+async def wal_counters(dsn: str) -> tuple[int, int]:
+    """The server's write-ahead log so far (pg_stat_wal): bytes, and full-page images."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        row = await conn.fetchrow("SELECT wal_bytes, wal_fpi FROM pg_stat_wal")
+    finally:
+        await conn.close()
+    return int(row["wal_bytes"]), int(row["wal_fpi"])
+
+
 async def data_directory(dsn: str) -> str:
     """Where the server keeps its data (a loopback server's, so a local path), or `/` when the
     setting cannot be read."""
@@ -422,10 +439,13 @@ async def data_directory(dsn: str) -> str:
 
 
 async def forget_run(dsn: str, since: int) -> None:
-    """Delete the tokens a measurement issued (every loaded row was issued before `since`)."""
+    """Delete the tokens a measurement issued (every loaded row was issued before `since`), then
+    checkpoint: every measurement starts with no dirty pages and every page's next change logged
+    whole (a full-page image), the worst case for a large table, the same in every round."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         await conn.execute("DELETE FROM tokens WHERE issued_at >= $1", since, timeout=None)
         await conn.execute("VACUUM (ANALYZE) tokens", timeout=None)
+        await conn.execute("CHECKPOINT", timeout=None)
     finally:
         await conn.close()

@@ -63,6 +63,10 @@ class LoadResult:
     exhausted: int = 0
     # CPU seconds the target's processes used over the run (all its threads and processes).
     server_cpu_s: float | None = None
+    # PostgreSQL's write-ahead log over the run, where measured (pg_stat_wal, the whole server):
+    # bytes written, and full-page images among them (a page's first change after a checkpoint).
+    wal_bytes: int | None = None
+    wal_fpi: int | None = None
 
     @property
     def errors(self) -> int:
@@ -74,12 +78,28 @@ class LoadResult:
             return None
         return self.server_cpu_s / self.requests * 1e6
 
+    @property
+    def wal_bytes_per_request(self) -> float | None:
+        if self.wal_bytes is None or not self.requests:
+            return None
+        return self.wal_bytes / self.requests
+
+    @property
+    def wal_fpi_per_request(self) -> float | None:
+        if self.wal_fpi is None or not self.requests:
+            return None
+        return self.wal_fpi / self.requests
+
     def as_dict(self) -> dict[str, Any]:
         cpu = self.cpu_us_per_request
+        wal = self.wal_bytes_per_request
+        fpi = self.wal_fpi_per_request
         return {
             **asdict(self),
             "errors": self.errors,
             "cpu_us_per_request": None if cpu is None else round(cpu, 1),
+            "wal_bytes_per_request": None if wal is None else round(wal),
+            "wal_fpi_per_request": None if fpi is None else round(fpi, 3),
         }
 
 
@@ -89,6 +109,8 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         return results[0]
     first_errors = [result.first_error for result in results if result.first_error]
     cpu = [result.server_cpu_s for result in results]
+    wal = [result.wal_bytes for result in results]
+    fpi = [result.wal_fpi for result in results]
     return LoadResult(
         requests=sum(result.requests for result in results),
         duration_s=round(sum(result.duration_s for result in results), 3),
@@ -105,6 +127,8 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         inputs=max(result.inputs for result in results),
         exhausted=sum(result.exhausted for result in results),
         server_cpu_s=None if None in cpu else round(sum(c or 0.0 for c in cpu), 2),
+        wal_bytes=None if None in wal else sum(w or 0 for w in wal),
+        wal_fpi=None if None in fpi else sum(f or 0 for f in fpi),
     )
 
 

@@ -1,13 +1,15 @@
-"""tokens.mint and new_token_value (CONTRACT §5): random, URL-safe, >= 128 bits, hash stored."""
+"""tokens.mint, new_token_value (CONTRACT §5: random, URL-safe, >= 128 bits, hash stored) and
+new_token_id (UUIDv7, ordered by issue time)."""
 
 from __future__ import annotations
 
 import base64
 import re
+import time
 import uuid
 
 from ehealth_auth.protocol.model import TokenName
-from ehealth_auth.protocol.tokens import TOKEN_BYTES, mint, new_token_value
+from ehealth_auth.protocol.tokens import TOKEN_BYTES, mint, new_token_id, new_token_value
 from tests.fakes import Sha256SecretHasher, sha256
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
@@ -28,6 +30,22 @@ def test_token_values_do_not_repeat() -> None:
     assert len(values) == 2_000
 
 
+def test_token_ids_are_uuid7_of_the_current_time_and_later_ones_sort_after() -> None:
+    before_ms = time.time_ns() // 1_000_000
+    first = new_token_id()
+    time.sleep(0.003)  # a later millisecond: within one, RFC 9562 leaves the order to randomness
+    second = new_token_id()
+    after_ms = time.time_ns() // 1_000_000
+
+    assert isinstance(first, uuid.UUID)
+    assert (first.version, second.version) == (7, 7)
+    assert first.variant == uuid.RFC_4122
+    # RFC 9562 §5.7: the first 48 bits are the Unix time in milliseconds.
+    assert before_ms <= first.int >> 80 <= second.int >> 80 <= after_ms
+    assert first < second
+    assert len({new_token_id() for _ in range(2_000)}) == 2_000
+
+
 def test_mint_builds_stored_record_and_answer_from_one_value() -> None:
     user_id, client_id = uuid.uuid4(), uuid.uuid4()
     details = {"client_id": str(client_id), "scope": "a b"}
@@ -45,6 +63,7 @@ def test_mint_builds_stored_record_and_answer_from_one_value() -> None:
 
     record, issued = minted.record, minted.issued
     assert record.id == issued.id
+    assert record.id.version == 7
     assert record.name is issued.name is TokenName.REFRESH_TOKEN
     assert record.value_hash == sha256(issued.value)
     assert (record.issued_at, record.expires_at, issued.expires_at) == (1_000, 1_050, 1_050)
