@@ -22,7 +22,7 @@ from ehealth_auth.protocol.model import (
     StoredRefreshToken,
     TokenName,
 )
-from ehealth_auth.storage.driver import Driver, DriverConnection
+from ehealth_auth.storage.driver import Compiled, Driver, DriverConnection
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.rows import (
     REFRESH_TOKEN_COLUMNS,
@@ -350,13 +350,18 @@ class SqlRefreshStore:
         revoke_earlier_access: bool,
     ) -> Rotated | LostRace:
         if self._rotate_at_once is not None:
+            params = {
+                "retired_id": retired_id,
+                "at_ms": retired_at_ms,
+                "successor_id": successor.id,
+                "sealed": successor_value_enc,
+                "family_id": successor.family_id,
+                "now": access.issued_at,
+                **_prefixed(_SUCCESSOR, successor),
+                **_prefixed(_ACCESS, access),
+            }
             return await self._rotate_in_one_statement(
-                retired_id,
-                retired_at_ms,
-                successor,
-                successor_value_enc,
-                access,
-                revoke_earlier_access=revoke_earlier_access,
+                self._rotate_at_once[revoke_earlier_access], params, retired_id, successor
             )
 
         async def _transaction() -> Rotated | LostRace:
@@ -390,27 +395,8 @@ class SqlRefreshStore:
         return await retrying(_transaction)
 
     async def _rotate_in_one_statement(
-        self,
-        retired_id: UUID,
-        retired_at_ms: int,
-        successor: NewToken,
-        successor_value_enc: bytes | None,
-        access: NewToken,
-        *,
-        revoke_earlier_access: bool,
+        self, statement: Compiled, params: Mapping[str, Any], retired_id: UUID, successor: NewToken
     ) -> Rotated | LostRace:
-        assert self._rotate_at_once is not None
-        statement = self._rotate_at_once[revoke_earlier_access]
-        params = {
-            "retired_id": retired_id,
-            "at_ms": retired_at_ms,
-            "successor_id": successor.id,
-            "sealed": successor_value_enc,
-            "family_id": successor.family_id,
-            "now": access.issued_at,
-            **_prefixed(_SUCCESSOR, successor),
-            **_prefixed(_ACCESS, access),
-        }
         # An aborted statement (deadlock, serialization) wrote nothing: it runs again.
         row = await retrying(lambda: self._driver.fetchrow(statement, params))
         if row is not None and row["retired"] == 1:
