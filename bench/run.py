@@ -302,7 +302,7 @@ def measure(
         _log(f"{backend.name}/{scenario.name}/{label}: measuring {duration} s")
         wal_before = asyncio.run(token_load.wal_counters(wal_dsn)) if wal_dsn else None
         result, _output = run_wrk(load, duration)
-        if wal_dsn and wal_before:
+        if wal_dsn and wal_before is not None:
             wal_after = asyncio.run(token_load.wal_counters(wal_dsn))
             result = dataclasses.replace(
                 result,
