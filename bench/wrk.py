@@ -13,11 +13,11 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import median
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.servers import session_cpu_seconds
 
@@ -29,6 +29,9 @@ _GRACE_S = 30
 
 class LoadError(RuntimeError):
     pass
+
+
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -72,23 +75,23 @@ class LoadResult:
     def errors(self) -> int:
         return self.non_2xx + self.socket_errors
 
+    def _per_request(self, total: float | None) -> float | None:
+        if total is None or not self.requests:
+            return None
+        return total / self.requests
+
     @property
     def cpu_us_per_request(self) -> float | None:
-        if self.server_cpu_s is None or not self.requests:
-            return None
-        return self.server_cpu_s / self.requests * 1e6
+        cpu = self._per_request(self.server_cpu_s)
+        return None if cpu is None else cpu * 1e6
 
     @property
     def wal_bytes_per_request(self) -> float | None:
-        if self.wal_bytes is None or not self.requests:
-            return None
-        return self.wal_bytes / self.requests
+        return self._per_request(self.wal_bytes)
 
     @property
     def wal_fpi_per_request(self) -> float | None:
-        if self.wal_fpi is None or not self.requests:
-            return None
-        return self.wal_fpi / self.requests
+        return self._per_request(self.wal_fpi)
 
     def as_dict(self) -> dict[str, Any]:
         cpu = self.cpu_us_per_request
@@ -108,9 +111,7 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
     if len(results) == 1:
         return results[0]
     first_errors = [result.first_error for result in results if result.first_error]
-    cpu = [result.server_cpu_s for result in results]
-    wal = [result.wal_bytes for result in results]
-    fpi = [result.wal_fpi for result in results]
+    cpu = _total(result.server_cpu_s for result in results)
     return LoadResult(
         requests=sum(result.requests for result in results),
         duration_s=round(sum(result.duration_s for result in results), 3),
@@ -126,10 +127,20 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         inputs_used=max(result.inputs_used for result in results),
         inputs=max(result.inputs for result in results),
         exhausted=sum(result.exhausted for result in results),
-        server_cpu_s=None if None in cpu else round(sum(c or 0.0 for c in cpu), 2),
-        wal_bytes=None if None in wal else sum(w or 0 for w in wal),
-        wal_fpi=None if None in fpi else sum(f or 0 for f in fpi),
+        server_cpu_s=None if cpu is None else round(cpu, 2),
+        wal_bytes=_total(result.wal_bytes for result in results),
+        wal_fpi=_total(result.wal_fpi for result in results),
     )
+
+
+def _total(values: Iterable[Number | None]) -> Number | None:
+    """The sum of the rounds' figures, or None when any round lacks one."""
+    known: list[Number] = []
+    for value in values:
+        if value is None:
+            return None
+        known.append(value)
+    return sum(known)
 
 
 def wrk_executable() -> str:
