@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.report import cpu_per_request
+from bench.report import cpu_per_request, database_cpu_per_request
 from bench.token_load import LoadTimes
 from bench.wrk import LoadResult
 
@@ -118,7 +118,8 @@ def render_flat_cost(result: FlatCostResult, load: str) -> str:
         f"== {result.backend_label} / {result.scenario}: {result.title}",
         f"   {load}; the service, one worker",
         f"{'operation':<18}{'tokens':>14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-        f"{'non-2xx':>10}{'sock err':>10}{'CPU us/req':>12}{'WAL B/req':>11}{'FPI/req':>9}",
+        f"{'non-2xx':>10}{'sock err':>10}{'CPU us/req':>12}{'PG us/req':>11}{'WAL B/req':>11}"
+        f"{'FPI/req':>9}",
     ]
     for name in result.operations:
         for stage in result.stages:
@@ -127,6 +128,7 @@ def render_flat_cost(result: FlatCostResult, load: str) -> str:
                 f"{name:<18}{stage.tokens:>14,}{figures.requests_per_s:>10.1f}"
                 f"{figures.p50_ms:>10.2f}{figures.p99_ms:>10.2f}{figures.non_2xx:>10}"
                 f"{figures.socket_errors:>10}{cpu_per_request(figures):>12}"
+                f"{database_cpu_per_request(figures):>11}"
                 f"{_wal(figures.wal_bytes_per_request, '.0f'):>11}"
                 f"{_wal(figures.wal_fpi_per_request, '.2f'):>9}"
             )

@@ -116,7 +116,7 @@ class Comparison:
 def render(comparison: Comparison, load: str) -> str:
     header = (
         f"{'target':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'sock err':>10}"
-        f"{'CPU us/req':>12}"
+        f"{'CPU us/req':>12}{'PG us/req':>11}"
         + (f"{'ours/x req/s':>14}{'ours/x p99':>12}" if comparison.references else "")
     )
     lines = [
@@ -130,6 +130,7 @@ def render(comparison: Comparison, load: str) -> str:
         line = (
             f"{name:<15}{result.requests_per_s:>10.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{result.non_2xx:>10d}{result.socket_errors:>10d}{cpu_per_request(result):>12}"
+            f"{database_cpu_per_request(result):>11}"
         )
         if comparison.references:
             throughput, p99 = comparison.ratios_to(result)
@@ -152,10 +153,18 @@ def render(comparison: Comparison, load: str) -> str:
     return "\n".join(lines)
 
 
+def _microseconds(figure: float | None) -> str:
+    return "-" if figure is None else f"{figure:.0f}"
+
+
 def cpu_per_request(result: LoadResult) -> str:
     """The target's CPU time per request, all its threads and processes ("-" when unknown)."""
-    cpu = result.cpu_us_per_request
-    return "-" if cpu is None else f"{cpu:.0f}"
+    return _microseconds(result.cpu_us_per_request)
+
+
+def database_cpu_per_request(result: LoadResult) -> str:
+    """PostgreSQL's CPU time per request, all its processes ("-" when not measured)."""
+    return _microseconds(result.database_cpu_us_per_request)
 
 
 def _input_notes(name: str, result: LoadResult) -> list[str]:

@@ -283,7 +283,10 @@ def serving(
             if result.exhausted:
                 _log(f"{name}: the warm-up ran out of single-use tokens")
         load = _load_spec(context, target, port, inputs.measure, inputs.slices)
-        yield dataclasses.replace(load, server_session=served.session)
+        # The bench's PostgreSQL is on this host (a loopback address): its CPU is measured too.
+        yield dataclasses.replace(
+            load, server_session=served.session, database_cpu=backend.name == "postgresql"
+        )
 
 
 def measure(

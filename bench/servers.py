@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,22 +42,35 @@ class Served(NamedTuple):
     session: int
 
 
-def session_cpu_seconds(session: int) -> float:
-    """CPU time (user and system) used so far by the processes of a session, and by the children
-    they reaped; a process that exits between two readings takes its time with it."""
+def _cpu_seconds(counts: Callable[[str, list[str]], bool]) -> float:
+    """CPU time (user and system) used so far by the processes `counts` picks by command name
+    and the fields of /proc/PID/stat after it, and by the children they reaped; a process that
+    exits between two readings takes its time with it."""
     ticks = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+                head, tail = stat.read().rsplit(")", 1)
         except OSError:
             continue
         # After the command: state, ppid, pgrp, session, ..., utime (11), stime, cutime, cstime.
-        if int(fields[3]) == session:
+        fields = tail.split()
+        if counts(head.split("(", 1)[1], fields):
             ticks += sum(int(value) for value in fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time used so far by the processes of a session (a target's server)."""
+    return _cpu_seconds(lambda _command, fields: int(fields[3]) == session)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by this host's PostgreSQL processes (postmaster, backends, WAL
+    writer, checkpointer...): what the database spends serving a target, whichever database."""
+    return _cpu_seconds(lambda command, _fields: command == "postgres")
 
 
 def free_port() -> int:

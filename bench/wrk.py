@@ -19,7 +19,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any, TypeVar
 
-from bench.servers import session_cpu_seconds
+from bench.servers import postgres_cpu_seconds, session_cpu_seconds
 
 _RESULT = re.compile(r"^BENCH_RESULT (?P<fields>.*)$", re.MULTILINE)
 _FIRST_ERROR = re.compile(r"^BENCH_FIRST_ERROR (?P<text>.*)$", re.MULTILINE)
@@ -44,6 +44,8 @@ class LoadSpec:
     request_timeout: int
     # The target's session (bench/servers.py): its CPU time over the run is recorded.
     server_session: int | None = None
+    # Also record the CPU time of this host's PostgreSQL processes over the run.
+    database_cpu: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class LoadResult:
     exhausted: int = 0
     # CPU seconds the target's processes used over the run (all its threads and processes).
     server_cpu_s: float | None = None
+    # CPU seconds this host's PostgreSQL processes used over the run, where measured.
+    database_cpu_s: float | None = None
     # PostgreSQL's write-ahead log over the run, where measured (pg_stat_wal, the whole server):
     # bytes written, and full-page images among them (a page's first change after a checkpoint).
     wal_bytes: int | None = None
@@ -80,10 +84,17 @@ class LoadResult:
             return None
         return total / self.requests
 
+    def _us_per_request(self, seconds: float | None) -> float | None:
+        cpu = self._per_request(seconds)
+        return None if cpu is None else cpu * 1e6
+
     @property
     def cpu_us_per_request(self) -> float | None:
-        cpu = self._per_request(self.server_cpu_s)
-        return None if cpu is None else cpu * 1e6
+        return self._us_per_request(self.server_cpu_s)
+
+    @property
+    def database_cpu_us_per_request(self) -> float | None:
+        return self._us_per_request(self.database_cpu_s)
 
     @property
     def wal_bytes_per_request(self) -> float | None:
@@ -95,12 +106,14 @@ class LoadResult:
 
     def as_dict(self) -> dict[str, Any]:
         cpu = self.cpu_us_per_request
+        database_cpu = self.database_cpu_us_per_request
         wal = self.wal_bytes_per_request
         fpi = self.wal_fpi_per_request
         return {
             **asdict(self),
             "errors": self.errors,
             "cpu_us_per_request": None if cpu is None else round(cpu, 1),
+            "database_cpu_us_per_request": None if database_cpu is None else round(database_cpu, 1),
             "wal_bytes_per_request": None if wal is None else round(wal),
             "wal_fpi_per_request": None if fpi is None else round(fpi, 3),
         }
@@ -112,6 +125,7 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         return results[0]
     first_errors = [result.first_error for result in results if result.first_error]
     cpu = _total(result.server_cpu_s for result in results)
+    database_cpu = _total(result.database_cpu_s for result in results)
     return LoadResult(
         requests=sum(result.requests for result in results),
         duration_s=round(sum(result.duration_s for result in results), 3),
@@ -128,6 +142,7 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         inputs=max(result.inputs for result in results),
         exhausted=sum(result.exhausted for result in results),
         server_cpu_s=None if cpu is None else round(cpu, 2),
+        database_cpu_s=None if database_cpu is None else round(database_cpu, 2),
         wal_bytes=_total(result.wal_bytes for result in results),
         wal_fpi=_total(result.wal_fpi for result in results),
     )
@@ -194,6 +209,7 @@ class WrkRun:
     def __init__(self, spec: LoadSpec, duration_s: int) -> None:
         self._session = spec.server_session
         self._cpu_start = None if self._session is None else session_cpu_seconds(self._session)
+        self._database_cpu_start = postgres_cpu_seconds() if spec.database_cpu else None
         self._timeout = duration_s + spec.request_timeout + _GRACE_S
         command = [
             wrk_executable(),
@@ -238,6 +254,9 @@ class WrkRun:
         if self._session is not None and self._cpu_start is not None:
             used = session_cpu_seconds(self._session) - self._cpu_start
             result = replace(result, server_cpu_s=round(used, 2))
+        if self._database_cpu_start is not None:
+            used = postgres_cpu_seconds() - self._database_cpu_start
+            result = replace(result, database_cpu_s=round(used, 2))
         return result, output
 
     def close(self) -> None:
