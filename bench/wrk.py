@@ -105,17 +105,13 @@ class LoadResult:
         return self._per_request(self.wal_fpi)
 
     def as_dict(self) -> dict[str, Any]:
-        cpu = self.cpu_us_per_request
-        database_cpu = self.database_cpu_us_per_request
-        wal = self.wal_bytes_per_request
-        fpi = self.wal_fpi_per_request
         return {
             **asdict(self),
             "errors": self.errors,
-            "cpu_us_per_request": None if cpu is None else round(cpu, 1),
-            "database_cpu_us_per_request": None if database_cpu is None else round(database_cpu, 1),
-            "wal_bytes_per_request": None if wal is None else round(wal),
-            "wal_fpi_per_request": None if fpi is None else round(fpi, 3),
+            "cpu_us_per_request": _rounded(self.cpu_us_per_request, 1),
+            "database_cpu_us_per_request": _rounded(self.database_cpu_us_per_request, 1),
+            "wal_bytes_per_request": _rounded(self.wal_bytes_per_request, None),
+            "wal_fpi_per_request": _rounded(self.wal_fpi_per_request, 3),
         }
 
 
@@ -124,8 +120,6 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
     if len(results) == 1:
         return results[0]
     first_errors = [result.first_error for result in results if result.first_error]
-    cpu = _total(result.server_cpu_s for result in results)
-    database_cpu = _total(result.database_cpu_s for result in results)
     return LoadResult(
         requests=sum(result.requests for result in results),
         duration_s=round(sum(result.duration_s for result in results), 3),
@@ -141,11 +135,16 @@ def combine(results: Sequence[LoadResult]) -> LoadResult:
         inputs_used=max(result.inputs_used for result in results),
         inputs=max(result.inputs for result in results),
         exhausted=sum(result.exhausted for result in results),
-        server_cpu_s=None if cpu is None else round(cpu, 2),
-        database_cpu_s=None if database_cpu is None else round(database_cpu, 2),
+        server_cpu_s=_rounded(_total(result.server_cpu_s for result in results), 2),
+        database_cpu_s=_rounded(_total(result.database_cpu_s for result in results), 2),
         wal_bytes=_total(result.wal_bytes for result in results),
         wal_fpi=_total(result.wal_fpi for result in results),
     )
+
+
+def _rounded(value: float | None, digits: int | None) -> float | None:
+    """`value` rounded as `round` does (to an int when `digits` is None), or None."""
+    return None if value is None else round(value, digits)
 
 
 def _total(values: Iterable[Number | None]) -> Number | None:
