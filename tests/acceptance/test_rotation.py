@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from ehealth_auth.storage.tables import tokens
+from ehealth_auth.crypto import HmacSecretHasher
+from ehealth_auth.storage.tables import connections, tokens
 from ehealth_auth.wiring import Services
 from tests.fakes import FakeClock
-from tests.support import World
+from tests.support import SCOPE, TEST_SECRET_KEY, World
+
+HASHER = HmacSecretHasher(TEST_SECRET_KEY.encode())
 
 ROTATION = {"refresh_rotation": "on", "refresh_reuse_grace": 0}
 GRACE = {"refresh_rotation": "on", "refresh_reuse_grace": 5}
@@ -51,6 +55,52 @@ async def test_rotation_issues_a_successor_and_retires_the_old_token(
     assert second.json()["data"]["details"]["refresh_token"] not in (successor, world.refresh_token)
     # Stored details never hold the refresh token value.
     assert all("refresh_token" not in row.details for row in await family_rows(services, world))
+
+
+@pytest.mark.parametrize("setting_overrides", [GRACE, ROTATION])
+async def test_the_rotations_rows_descend_from_the_presented_token(
+    http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock
+) -> None:
+    # On PostgreSQL the read and the rotation are one statement; on SQLite, a read and then a
+    # transaction: the rows are alike.
+    response = await refresh(http, world, world.refresh_token)
+    assert response.status_code == 201
+    data = response.json()["data"]
+    successor_value = data["details"].pop("refresh_token")
+
+    rows = {row.id: row for row in await family_rows(services, world)}
+    async with services.engine.connect() as conn:
+        # The world's one connection, whose secret was presented.
+        connection_id = (
+            await conn.execute(
+                sa.select(connections.c.id).where(connections.c.client_id == world.client_id)
+            )
+        ).scalar_one()
+    retired = rows.pop(world.refresh_token_id)
+    successor = rows.pop(retired.successor_id)
+    access = rows.pop(UUID(data["id"]))
+    assert rows == {}
+    assert bytes(successor.value_hash) == HASHER.digest(successor_value)
+    assert bytes(access.value_hash) == HASHER.digest(data["value"])
+    assert clock.now() * 1000 <= retired.retired_at_ms < clock.now_ms()
+    assert retired.revoked_at is None
+    for row, name in ((successor, "refresh_token"), (access, "access_token")):
+        assert (row.name, row.user_id, row.client_id, row.scope) == (
+            name,
+            world.user_id,
+            world.client_id,
+            SCOPE,
+        )
+        assert (row.issued_at, row.parent_id, row.connection_id) == (
+            clock.now(),
+            retired.id,
+            connection_id,
+        )
+        assert row.revoked_at is row.retired_at_ms is row.successor_id is None
+    assert access.expires_at == data["expires_at"]
+    assert successor.expires_at > access.expires_at
+    assert access.details == data["details"]
+    assert successor.details == {"client_id": str(world.client_id), "scope": SCOPE}
 
 
 @pytest.mark.parametrize("setting_overrides", [ROTATION])

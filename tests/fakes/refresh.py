@@ -5,12 +5,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from ehealth_auth.protocol.model import (
-    AccessDraft,
     LostRace,
     NewToken,
     RefreshContext,
     Rotated,
+    RotationDraft,
     StoredRefreshToken,
+    TokenDraft,
     TokenName,
 )
 from tests.fakes.database import FakeDatabase, InterleavingStore
@@ -24,10 +25,17 @@ class FakeRefreshGrantStore(InterleavingStore):
         self.context_loads: list[tuple[UUID, bytes, bytes]] = []
 
     async def load_refresh_context_issuing(
-        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: AccessDraft
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: TokenDraft
     ) -> tuple[RefreshContext | None, bool]:
         """As SQLite does: the read alone, the grant stores the token itself."""
         del access
+        return await self.load_refresh_context(client_id, secret_hash, token_hash), False
+
+    async def load_refresh_context_rotating(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, rotation: RotationDraft
+    ) -> tuple[RefreshContext | None, bool]:
+        """As SQLite does: the read alone, the grant rotates in a transaction of its own."""
+        del rotation
         return await self.load_refresh_context(client_id, secret_hash, token_hash), False
 
     async def load_refresh_context(

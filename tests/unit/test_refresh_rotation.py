@@ -451,7 +451,30 @@ async def test_grace_stores_successor_sealed_to_the_retired_token(
     assert sealed is not None
     new_value = issued.details["refresh_token"]
     assert new_value.encode() not in sealed
-    assert cipher.decrypt(sealed, world.refresh_token_id.bytes) == new_value
+    # Bound to the retired token's value hash, known before its row is read.
+    assert cipher.decrypt(sealed, sha256(world.refresh_token)) == new_value
+    assert cipher.decrypt(sealed, sha256(new_value)) is None
+
+
+async def test_a_successor_sealed_to_the_retired_tokens_id_is_still_answered_in_grace(
+    with_grace: RefreshTokenGrant,
+    world: World,
+    db: FakeDatabase,
+    clock: FakeClock,
+    cipher: FakeSuccessorCipher,
+) -> None:
+    # As a release before this one sealed it: bound to the retired token's id.
+    first = await with_grace.handle(world.params())
+    successor = first.details["refresh_token"]
+    db.tokens[world.refresh_token_id].successor_value_enc = cipher.encrypt(
+        successor, world.refresh_token_id.bytes
+    )
+    clock.advance_ms(1_000)
+
+    retry = await with_grace.handle(world.params())
+
+    assert retry.details["refresh_token"] == successor
+    assert _live(db) == set(db.tokens)
 
 
 async def test_retry_within_grace_gets_same_refresh_token_and_new_access_token(

@@ -286,6 +286,7 @@ async def test_validate_returns_checked_request_and_issues_nothing(
         scope=APPROVAL_SCOPE,
         now=clock.now(),
         access_scope=APPROVAL_SCOPE,
+        token_hash=sha256(world.refresh_token),
     )
     assert set(db.tokens) == before
 

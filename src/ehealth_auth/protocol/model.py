@@ -43,18 +43,33 @@ class NewToken:
 
 
 @dataclass(frozen=True)
-class AccessDraft:
-    """An access token a refresh may store with its context read, in one statement: what is
-    known before the read (its id, its value's hash, its times, its grant). The rest comes from
-    what the read finds: the presented refresh token's user, family and id, the connection that
-    matched the secret, and the user's approval scope (also put in its details, with the client
-    id and the grant, as `RefreshTokenGrant` does)."""
+class TokenDraft:
+    """A token a refresh may store with its context read, in one statement (an access token,
+    and with rotation the successor refresh token): what is known before the read (its id, its
+    value's hash, its times, its grant). The rest comes from what the read finds: the presented
+    refresh token's user, family and id, the connection that matched the secret, and the user's
+    approval scope (also put in its details, with the client id, and for an access token the
+    grant, as `RefreshTokenGrant` does)."""
 
     id: UUID
     value_hash: bytes
     issued_at: int
     expires_at: int
     grant_type: str
+
+
+@dataclass(frozen=True)
+class RotationDraft:
+    """A rotation a refresh may do with its context read, in one statement: the access token and
+    the successor drafted before the read, the retirement's time (Unix ms), the successor's
+    value sealed for the grace window (or None), and whether the family's earlier access tokens
+    are revoked with it."""
+
+    access: TokenDraft
+    successor: TokenDraft
+    retired_at_ms: int
+    sealed: bytes | None
+    revoke_earlier_access: bool
 
 
 @dataclass(frozen=True)

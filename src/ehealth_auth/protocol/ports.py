@@ -17,7 +17,6 @@ from uuid import UUID
 
 from ehealth_auth.protocol.events import Event
 from ehealth_auth.protocol.model import (
-    AccessDraft,
     Bearer,
     CodeContext,
     LostRace,
@@ -25,6 +24,8 @@ from ehealth_auth.protocol.model import (
     RefreshContext,
     RevocableToken,
     Rotated,
+    RotationDraft,
+    TokenDraft,
     VerifyContext,
 )
 from ehealth_auth.protocol.paging import Page, PageRequest
@@ -151,12 +152,22 @@ class RefreshGrantStore(FamilyRevoker, Protocol):
         ...
 
     async def load_refresh_context_issuing(
-        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: AccessDraft
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: TokenDraft
     ) -> tuple[RefreshContext | None, bool]:
         """`load_refresh_context`, and with it, where the store can do both in one statement,
         the access token `access` describes, stored only when the context passes every check of
         a refresh at `access.issued_at` (CONTRACT §2 checks 5-11) and the token is not retired.
         The flag says whether it was stored; when it is False, nothing was."""
+        ...
+
+    async def load_refresh_context_rotating(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, rotation: RotationDraft
+    ) -> tuple[RefreshContext | None, bool]:
+        """`load_refresh_context`, and with it, where the store can do both in one statement,
+        the rotation `rotation` describes (what `rotate` does, with the access token and the
+        successor drafted), done only when the context passes every check of a refresh at
+        `rotation.access.issued_at` and the token is neither retired nor revoked when it is
+        retired. The flag says whether it was done; when it is False, nothing was written."""
         ...
 
     async def add_access_token(self, access: NewToken, *, revoke_earlier_access: bool) -> None:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from uuid_utils.compat import uuid7
 
-from ehealth_auth.protocol.model import AccessDraft, IssuedToken, MintedToken, NewToken, TokenName
+from ehealth_auth.protocol.model import IssuedToken, MintedToken, NewToken, TokenDraft, TokenName
 from ehealth_auth.protocol.ports import SecretHasher
 
 TOKEN_BYTES = 32  # 256 bits of entropy, well above the contract's 128-bit floor
@@ -24,12 +24,12 @@ def new_token_value() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def draft_access(
+def draft_token(
     hasher: SecretHasher, now: int, ttl: int, grant_type: str
-) -> tuple[str, AccessDraft]:
-    """A new access token's value and its draft (what a store may write before `mint`)."""
+) -> tuple[str, TokenDraft]:
+    """A new token's value and its draft (what a store may write before `mint`)."""
     value = new_token_value()
-    return value, AccessDraft(new_token_id(), hasher.digest(value), now, now + ttl, grant_type)
+    return value, TokenDraft(new_token_id(), hasher.digest(value), now, now + ttl, grant_type)
 
 
 def mint(
@@ -47,10 +47,10 @@ def mint(
     connection_id: UUID | None = None,
     redirect_uri: str | None = None,
     code_challenge: str | None = None,
-    drafted: tuple[str, AccessDraft] | None = None,
+    drafted: tuple[str, TokenDraft] | None = None,
 ) -> MintedToken:
     """Create a token; a token without a family starts a new one (a new authorization).
-    `drafted` (from `draft_access`) gives the value, id and value hash of a token drafted
+    `drafted` (from `draft_token`) gives the value, id and value hash of a token drafted
     before its context was read; otherwise they are new."""
     if drafted is None:
         value = new_token_value()

@@ -1,5 +1,5 @@
 """The refresh grant's store: one read for checks 5-11 of CONTRACT §2, then one atomic write;
-on PostgreSQL, with rotation off, the read and the write in one statement.
+on PostgreSQL the read and the write in one statement, with rotation on or off.
 
 These are the hottest statements of the service; they run on the bare driver (storage/driver.py).
 """
@@ -14,12 +14,13 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from ehealth_auth.protocol.model import (
-    AccessDraft,
     LostRace,
     NewToken,
     RefreshContext,
     Rotated,
+    RotationDraft,
     StoredRefreshToken,
+    TokenDraft,
     TokenName,
 )
 from ehealth_auth.storage.driver import Compiled, Driver, DriverConnection
@@ -79,27 +80,14 @@ def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) 
 _LOAD_REFRESH_CONTEXT = grant_context_query(TokenName.REFRESH_TOKEN, *REFRESH_TOKEN_COLUMNS)
 
 
-def _load_and_issue() -> sa.Select[Any]:
-    """The context read of `_LOAD_REFRESH_CONTEXT` and, in the same statement, the insert of the
-    drafted access token (binds `access_*`, `now`, `grant_type`), done only when the context
-    passes what RefreshTokenGrant checks for a live, unretired token at `now`: a connection
-    matched, the client is not blocked, the token exists, is the client's and was issued through
-    that connection (or none), is not revoked, expired or retired, its user is not blocked and
-    approves the client. The row is the context's, with `issued` 1 when the token was stored.
-    The grant checks the row again in Python and is the judge: these conditions may only be
-    as strict as its own or stricter (then it stores the token itself)."""
-    ctx = _LOAD_REFRESH_CONTEXT.cte("ctx")
-    client_id = sa.bindparam("client_id", type_=sa.Uuid)
-    now = sa.bindparam("now", type_=sa.BigInteger)
-    details = sa.func.json_build_object(
-        "client_id",
-        sa.cast(client_id, sa.Text),
-        "grant_type",
-        sa.bindparam("grant_type", type_=sa.Text),
-        "scope",
-        ctx.c.approval_scope,
-    )
-    passes = sa.and_(
+def _passes(ctx: sa.CTE, client_id: sa.BindParameter[Any], now: sa.BindParameter[Any]) -> Any:
+    """What RefreshTokenGrant checks for a live, unretired token at `now`, over a row of
+    `_LOAD_REFRESH_CONTEXT`: a connection matched, the client is not blocked, the token exists,
+    is the client's and was issued through that connection (or none), is not revoked, expired or
+    retired, its user is not blocked and approves the client. The grant checks the row again in
+    Python and is the judge: these conditions may only be as strict as its own or stricter
+    (then it writes the tokens itself)."""
+    return sa.and_(
         sa.not_(ctx.c.client_blocked),
         ctx.c.id.is_not(None),
         ctx.c.client_id == client_id,
@@ -113,24 +101,66 @@ def _load_and_issue() -> sa.Select[Any]:
         sa.not_(sa.func.coalesce(ctx.c.user_blocked, sa.false())),
         ctx.c.approval_scope.is_not(None),
     )
-    # The drafted token's columns: what the grant mints, from the draft and the context.
-    drafted: dict[str, sa.ColumnElement[Any]] = {
-        "id": sa.bindparam("access_id", type_=sa.Uuid),
-        "name": sa.literal(TokenName.ACCESS_TOKEN.value, sa.String),
-        "value_hash": sa.bindparam("access_hash", type_=sa.LargeBinary),
+
+
+def _drafted(
+    ctx: sa.CTE,
+    prefix: str,
+    name: TokenName,
+    client_id: sa.BindParameter[Any],
+    now: sa.BindParameter[Any],
+) -> dict[str, sa.ColumnElement[Any]]:
+    """The columns of a token drafted before the read (`TokenDraft`: binds `prefix` + `id`,
+    `hash` and `expires_at`): what the grant mints, from the draft and the context. An access
+    token's details name the grant (bind `grant_type`), a refresh token's do not."""
+    details: list[Any] = ["client_id", sa.cast(client_id, sa.Text)]
+    if name is TokenName.ACCESS_TOKEN:
+        details += ["grant_type", sa.bindparam("grant_type", type_=sa.Text)]
+    details += ["scope", ctx.c.approval_scope]
+    return {
+        "id": sa.bindparam(prefix + "id", type_=sa.Uuid),
+        "name": sa.literal(name.value, sa.String),
+        "value_hash": sa.bindparam(prefix + "hash", type_=sa.LargeBinary),
         "issued_at": now,
-        "expires_at": sa.bindparam("access_expires_at", type_=sa.BigInteger),
+        "expires_at": sa.bindparam(prefix + "expires_at", type_=sa.BigInteger),
         "user_id": ctx.c.user_id,
         "client_id": client_id,
         "scope": ctx.c.approval_scope,
-        "details": details,
+        "details": sa.func.json_build_object(*details),
         "family_id": ctx.c.family_id,
         "parent_id": ctx.c.id,
         "connection_id": ctx.c.matched_connection_id,
     }
+
+
+def _draft_binds(prefix: str, draft: TokenDraft) -> dict[str, object]:
+    return {
+        prefix + "id": draft.id,
+        prefix + "hash": draft.value_hash,
+        prefix + "expires_at": draft.expires_at,
+    }
+
+
+_ACCESS_DRAFT = "access_"
+_SUCCESSOR_DRAFT = "successor_"
+
+
+def _context_binds() -> tuple[sa.BindParameter[Any], sa.BindParameter[Any]]:
+    return sa.bindparam("client_id", type_=sa.Uuid), sa.bindparam("now", type_=sa.BigInteger)
+
+
+def _load_and_issue() -> sa.Select[Any]:
+    """The context read of `_LOAD_REFRESH_CONTEXT` and, in the same statement, the insert of the
+    drafted access token (binds `access_*`, `now`, `grant_type`), done only when the context
+    `_passes` at `now`. The row is the context's, with `issued` 1 when the token was stored."""
+    ctx = _LOAD_REFRESH_CONTEXT.cte("ctx")
+    client_id, now = _context_binds()
+    drafted = _drafted(ctx, _ACCESS_DRAFT, TokenName.ACCESS_TOKEN, client_id, now)
     issued = (
         tokens.insert()
-        .from_select(list(drafted), sa.select(*drafted.values()).where(passes))
+        .from_select(
+            list(drafted), sa.select(*drafted.values()).where(_passes(ctx, client_id, now))
+        )
         .returning(tokens.c.id)
         .cte("issued")
     )
@@ -138,6 +168,39 @@ def _load_and_issue() -> sa.Select[Any]:
         *ctx.c,
         sa.select(sa.func.count()).select_from(issued).scalar_subquery().label("issued"),
     )
+
+
+def _load_and_rotate(revoke_earlier_access: bool) -> sa.Select[Any]:
+    """The context read of `_LOAD_REFRESH_CONTEXT` and, in the same statement, the rotation of
+    `_rotate_at_once` with the access token and the successor drafted (binds `access_*`,
+    `successor_*`, `now`, `grant_type`, `at_ms`, `sealed`), done only when the context `_passes`
+    at `now` and the retiring update still finds the token live. The row is the context's, with
+    `rotated` 1 when this statement retired the token, else 0 and nothing was written."""
+    ctx = _LOAD_REFRESH_CONTEXT.cte("ctx")
+    client_id, now = _context_binds()
+    passing = sa.select(ctx.c.id).where(_passes(ctx, client_id, now)).scalar_subquery()
+    retired = (
+        _retiring(passing, sa.bindparam("successor_id", type_=sa.Uuid))
+        .returning(tokens.c.id, tokens.c.family_id)
+        .cte("retired")
+    )
+    won = sa.select(retired.c.id).exists()
+    family_id = sa.select(retired.c.family_id).scalar_subquery()
+    retired_id = sa.select(retired.c.id).scalar_subquery()
+    writes: list[sa.CTE] = [_erase_older_successors(family_id, retired_id).cte("erased")]
+    if revoke_earlier_access:
+        writes.append(_revoke_earlier_access(family_id, now).cte("revoked"))
+    for prefix, name in (
+        (_SUCCESSOR_DRAFT, TokenName.REFRESH_TOKEN),
+        (_ACCESS_DRAFT, TokenName.ACCESS_TOKEN),
+    ):
+        row = _drafted(ctx, prefix, name, client_id, now)
+        insert = tokens.insert().from_select(list(row), sa.select(*row.values()).where(won))
+        writes.append(insert.cte(prefix + "stored"))
+    return sa.select(
+        *ctx.c,
+        sa.select(sa.func.count()).select_from(retired).scalar_subquery().label("rotated"),
+    ).add_cte(*writes)
 
 
 # What a rotation that lost its race reads back, in its transaction.
@@ -151,46 +214,64 @@ _INSERT_TOKEN = tokens.insert().values(
 )
 
 
-def _retiring() -> sa.Update:
+def _retiring(retired_id: sa.ColumnElement[Any], successor_id: sa.ColumnElement[Any]) -> sa.Update:
     """The conditional update that decides a race: only one request can retire a live token.
     A new statement each time: one that was compiled keeps the columns it exported then."""
     return (
         tokens.update()
         .where(
-            tokens.c.id == sa.bindparam("retired_id"),
+            tokens.c.id == retired_id,
             tokens.c.retired_at_ms.is_(None),
             tokens.c.revoked_at.is_(None),
         )
         .values(
             retired_at_ms=sa.bindparam("at_ms"),
-            successor_id=sa.bindparam("successor_id"),
+            successor_id=successor_id,
             successor_value_enc=sa.bindparam("sealed"),
         )
     )
 
 
-_RETIRE = _retiring()
-
-# Only the newest retired token's successor may be echoed; older ones are erased.
-_ERASE_OLDER_SUCCESSORS = (
-    tokens.update()
-    .where(
-        tokens.c.family_id == sa.bindparam("family_id"),
-        tokens.c.successor_value_enc.is_not(None),
-        tokens.c.id != sa.bindparam("retired_id"),
+def _erase_older_successors(
+    family_id: sa.ColumnElement[Any], retired_id: sa.ColumnElement[Any]
+) -> sa.Update:
+    """Only the newest retired token's successor may be echoed; older ones are erased."""
+    return (
+        tokens.update()
+        .where(
+            tokens.c.family_id == family_id,
+            tokens.c.successor_value_enc.is_not(None),
+            tokens.c.id != retired_id,
+        )
+        .values(successor_value_enc=None)
     )
-    .values(successor_value_enc=None)
+
+
+def _revoke_earlier_access(
+    family_id: sa.ColumnElement[Any], now: sa.ColumnElement[Any]
+) -> sa.Update:
+    return (
+        tokens.update()
+        .where(
+            tokens.c.family_id == family_id,
+            tokens.c.name == TokenName.ACCESS_TOKEN.value,
+            tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+def _retiring_by_binds() -> sa.Update:
+    return _retiring(sa.bindparam("retired_id"), sa.bindparam("successor_id"))
+
+
+_RETIRE = _retiring_by_binds()
+
+_ERASE_OLDER_SUCCESSORS = _erase_older_successors(
+    sa.bindparam("family_id"), sa.bindparam("retired_id")
 )
 
-_REVOKE_EARLIER_ACCESS = (
-    tokens.update()
-    .where(
-        tokens.c.family_id == sa.bindparam("family_id"),
-        tokens.c.name == TokenName.ACCESS_TOKEN.value,
-        tokens.c.revoked_at.is_(None),
-    )
-    .values(revoked_at=sa.bindparam("now"))
-)
+_REVOKE_EARLIER_ACCESS = _revoke_earlier_access(sa.bindparam("family_id"), sa.bindparam("now"))
 
 # The reason (REUSE, or none for a client's own revocation) is kept so the family's tokens
 # can say why they were revoked.
@@ -230,7 +311,7 @@ def _rotate_at_once(revoke_earlier_access: bool) -> sa.Select[Any]:
     is 1 when this statement retired the token, else 0 and nothing was written. The updates
     touch other rows than the retired one and than each other, and none sees the rows
     inserted beside it."""
-    retired = _retiring().returning(tokens.c.id).cte("retired")
+    retired = _retiring_by_binds().returning(tokens.c.id).cte("retired")
     won = sa.select(retired.c.id).exists()
     writes = [_ERASE_OLDER_SUCCESSORS.where(won).cte("erased")]
     if revoke_earlier_access:
@@ -290,6 +371,11 @@ class SqlRefreshStore:
             if driver.writes_in_with
             else None
         )
+        self._load_and_rotate = (
+            tuple(driver.compile(_load_and_rotate(flag), writes=True) for flag in (False, True))
+            if driver.writes_in_with
+            else None
+        )
 
     async def load_refresh_context(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes
@@ -301,7 +387,7 @@ class SqlRefreshStore:
         return None if row is None else refresh_context(row)
 
     async def load_refresh_context_issuing(
-        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: AccessDraft
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: TokenDraft
     ) -> tuple[RefreshContext | None, bool]:
         if self._load_and_issue is None:  # SQLite: the read alone
             return await self.load_refresh_context(client_id, secret_hash, token_hash), False
@@ -311,16 +397,38 @@ class SqlRefreshStore:
                 "client_id": client_id,
                 "secret_hash": secret_hash,
                 "token_hash": token_hash,
-                "access_id": access.id,
-                "access_hash": access.value_hash,
-                "access_expires_at": access.expires_at,
                 "now": access.issued_at,
                 "grant_type": access.grant_type,
+                **_draft_binds(_ACCESS_DRAFT, access),
             },
         )
         if row is None:
             return None, False
         return refresh_context(row), row["issued"] == 1
+
+    async def load_refresh_context_rotating(
+        self, client_id: UUID, secret_hash: bytes, token_hash: bytes, rotation: RotationDraft
+    ) -> tuple[RefreshContext | None, bool]:
+        if self._load_and_rotate is None:  # SQLite: the read alone
+            return await self.load_refresh_context(client_id, secret_hash, token_hash), False
+        access, successor = rotation.access, rotation.successor
+        params = {
+            "client_id": client_id,
+            "secret_hash": secret_hash,
+            "token_hash": token_hash,
+            "now": access.issued_at,
+            "grant_type": access.grant_type,
+            "at_ms": rotation.retired_at_ms,
+            "sealed": rotation.sealed,
+            **_draft_binds(_ACCESS_DRAFT, access),
+            **_draft_binds(_SUCCESSOR_DRAFT, successor),
+        }
+        statement = self._load_and_rotate[rotation.revoke_earlier_access]
+        # An aborted statement (deadlock, serialization) wrote nothing: it runs again.
+        row = await retrying(lambda: self._driver.fetchrow(statement, params))
+        if row is None:
+            return None, False
+        return refresh_context(row), row["rotated"] == 1
 
     async def _revoke_earlier_access(self, conn: DriverConnection, access: NewToken) -> None:
         await conn.execute(

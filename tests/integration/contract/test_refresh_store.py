@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ehealth_auth.protocol.model import AccessDraft
+from ehealth_auth.protocol.model import RotationDraft, TokenDraft
 from tests.integration.contract.backends import (
     INTEGRITY_ERRORS,
     NOW,
@@ -388,8 +388,8 @@ async def test_a_clients_own_revocation_of_a_family_is_not_for_reuse(
     assert (revoked.revoked, revoked.revoked_for_reuse) == (True, False)
 
 
-def _draft(issued_at: int = NOW + 10) -> AccessDraft:
-    return AccessDraft(uuid.uuid4(), os.urandom(32), issued_at, issued_at + 900, "refresh_token")
+def _draft(issued_at: int = NOW + 10) -> TokenDraft:
+    return TokenDraft(uuid.uuid4(), os.urandom(32), issued_at, issued_at + 900, "refresh_token")
 
 
 async def test_the_issuing_read_reads_the_same_context_and_stores_the_draft_where_it_can(
@@ -526,3 +526,174 @@ async def test_the_issuing_read_stores_nothing_for_a_refresh_that_fails_a_check(
     assert not stored
     assert context == await stores.refresh.load_refresh_context(client.id, secret_hash, token_hash)
     assert await stores.tokens() == before
+
+
+def _rotation_draft(
+    issued_at: int = NOW + 10, *, sealed: bytes | None = b"sealed", revoke: bool = False
+) -> RotationDraft:
+    successor = TokenDraft(
+        uuid.uuid4(), os.urandom(32), issued_at, issued_at + 86_400, "refresh_token"
+    )
+    return RotationDraft(_draft(issued_at), successor, issued_at * 1000 + 7, sealed, revoke)
+
+
+async def test_the_rotating_read_reads_the_same_context_and_rotates_where_it_can(
+    stores: Stores, world: World
+) -> None:
+    client, token_hash = world.client, world.refresh.value_hash
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, client, family_id=family)
+    before = await stores.refresh.load_refresh_context(client.id, client.secret_hash, token_hash)
+    assert before is not None
+    draft = _rotation_draft()
+
+    context, rotated = await stores.refresh.load_refresh_context_rotating(
+        client.id, client.secret_hash, token_hash, draft
+    )
+
+    # One statement on PostgreSQL; the fakes and SQLite read alone and leave the rotation to
+    # the grant.
+    assert rotated is (stores.backend == "postgresql")
+    assert context == before  # the context as the read found it, before the rotation
+    tokens = await stores.tokens()
+    if not rotated:
+        assert set(tokens) == {world.refresh.id, earlier.id}
+        return
+    assert set(tokens) == {world.refresh.id, earlier.id, draft.successor.id, draft.access.id}
+    assert tokens[earlier.id].revoked_at is None  # revoke_earlier_access was not asked
+    retired = await stores.refresh_token(client, world.refresh)
+    assert (retired.retired_at_ms, retired.successor_id, retired.successor_value_enc) == (
+        draft.retired_at_ms,
+        draft.successor.id,
+        b"sealed",
+    )
+    for token_draft, name in ((draft.successor, REFRESH), (draft.access, ACCESS)):
+        stored = tokens[token_draft.id]
+        assert (stored.name, stored.user_id, stored.client_id, stored.scope) == (
+            name.value,
+            world.user_id,
+            client.id,
+            "employee:read legal_entity:read",
+        )
+        assert (stored.issued_at, stored.expires_at, stored.revoked_at) == (
+            token_draft.issued_at,
+            token_draft.expires_at,
+            None,
+        )
+    verified = await stores.verify.load_token(draft.access.value_hash)
+    assert verified is not None
+    assert verified.details == {
+        "client_id": str(client.id),
+        "grant_type": "refresh_token",
+        "scope": "employee:read legal_entity:read",
+    }
+    successor = await stores.refresh.load_refresh_context(
+        client.id, client.secret_hash, draft.successor.value_hash
+    )
+    assert successor is not None
+    assert successor.stored is not None
+    assert (successor.stored.family_id, successor.stored.retired_at_ms) == (family, None)
+    assert successor.stored.connection_id == before.connection_id
+    # Both in the presented token's family: revoking the family reaches them, the retired
+    # token and the earlier access token.
+    assert await stores.refresh.revoke_family(family, NOW + 20) == 4
+
+
+async def test_the_rotating_read_revokes_earlier_access_and_keeps_the_newest_successor_only(
+    stores: Stores, world: World
+) -> None:
+    client = world.client
+    family = world.refresh.family_id
+    earlier = await stores.seed.token(ACCESS, world.user_id, client, family_id=family)
+    first = _rotation_draft(NOW + 10, sealed=b"first", revoke=True)
+    _, rotated = await stores.refresh.load_refresh_context_rotating(
+        client.id, client.secret_hash, world.refresh.value_hash, first
+    )
+    if not rotated:
+        assert stores.backend != "postgresql"
+        return
+    second = _rotation_draft(NOW + 20, sealed=b"second", revoke=True)
+
+    _, rotated = await stores.refresh.load_refresh_context_rotating(
+        client.id, client.secret_hash, first.successor.value_hash, second
+    )
+
+    assert rotated
+    tokens = await stores.tokens()
+    assert tokens[earlier.id].revoked_at == NOW + 10
+    assert tokens[first.access.id].revoked_at == NOW + 20
+    assert tokens[second.access.id].revoked_at is None
+    original = await stores.refresh_token(client, world.refresh)
+    assert (original.successor_id, original.successor_value_enc) == (first.successor.id, None)
+    middle = await stores.refresh.load_refresh_context(
+        client.id, client.secret_hash, first.successor.value_hash
+    )
+    assert middle is not None
+    assert middle.stored is not None
+    assert (middle.stored.retired_at_ms, middle.stored.successor_value_enc) == (
+        second.retired_at_ms,
+        b"second",
+    )
+
+
+async def test_of_simultaneous_rotating_reads_of_one_token_at_most_one_rotates(
+    stores: Stores, world: World
+) -> None:
+    client = world.client
+    drafts = [_rotation_draft(NOW + 10 + n) for n in range(5)]
+
+    results = await asyncio.gather(
+        *(
+            stores.refresh.load_refresh_context_rotating(
+                client.id, client.secret_hash, world.refresh.value_hash, draft
+            )
+            for draft in drafts
+        )
+    )
+
+    winners = [n for n, (_, rotated) in enumerate(results) if rotated]
+    tokens = await stores.tokens()
+    if stores.backend != "postgresql":
+        assert winners == []
+        assert set(tokens) == {world.refresh.id}
+        return
+    assert len(winners) == 1
+    won = drafts[winners[0]]
+    assert set(tokens) == {world.refresh.id, won.successor.id, won.access.id}
+    retired = await stores.refresh_token(client, world.refresh)
+    assert (retired.retired_at_ms, retired.successor_id) == (won.retired_at_ms, won.successor.id)
+
+
+@pytest.mark.parametrize(
+    "arrange",
+    [
+        _fails_by_secret,
+        _fails_by_blocked_client,
+        _fails_by_unknown_token,
+        _fails_by_other_client,
+        _fails_by_other_connection,
+        _fails_by_expiry,
+        _fails_by_revocation,
+        _fails_by_retirement,
+        _fails_by_blocked_user,
+        _fails_by_missing_approval,
+    ],
+)
+async def test_the_rotating_read_writes_nothing_for_a_refresh_that_fails_a_check(
+    stores: Stores,
+    world: World,
+    arrange: Callable[[Stores, World], Awaitable[tuple[Client, bytes, bytes, int]]],
+) -> None:
+    client, secret_hash, token_hash, now = await arrange(stores, world)
+    before = await stores.tokens()
+    expected = await stores.refresh.load_refresh_context(client.id, secret_hash, token_hash)
+
+    context, rotated = await stores.refresh.load_refresh_context_rotating(
+        client.id, secret_hash, token_hash, _rotation_draft(now, revoke=True)
+    )
+
+    assert not rotated
+    assert context == expected
+    assert await stores.tokens() == before
+    # Nor was the presented token retired: the context reads the same after the attempt.
+    assert await stores.refresh.load_refresh_context(client.id, secret_hash, token_hash) == expected

@@ -42,6 +42,7 @@ class Presented(Generic[StoredT]):
     client_id: UUID
     context: GrantContext[StoredT]
     stored: StoredT
+    item_hash: bytes  # the presented item's hash (`SecretHasher.digest`)
 
 
 async def load_presented(
@@ -52,9 +53,8 @@ async def load_presented(
     client_id = parse_uuid(fields["client_id"])
     if client_id is None:
         raise ClientAuthenticationError()
-    context = await load(
-        client_id, hasher.digest(fields["client_secret"]), hasher.digest(fields[item_field])
-    )
+    item_hash = hasher.digest(fields[item_field])
+    context = await load(client_id, hasher.digest(fields["client_secret"]), item_hash)
     if context is None:
         raise ClientAuthenticationError()
     if context.client_blocked:
@@ -65,7 +65,7 @@ async def load_presented(
     # An item issued through a connection is used with that connection's secret only.
     if stored.client_id != client_id or stored.connection_id not in (None, context.connection_id):
         raise InvalidGrantError(NOT_ISSUED_TO_CLIENT)
-    return Presented(client_id, context, stored)
+    return Presented(client_id, context, stored, item_hash)
 
 
 def approved_scope(context: GrantContext[Any]) -> str:

@@ -17,7 +17,10 @@ scope asked for, and a successor refresh token keeps the approval's.
 With rotation off (and no narrower scope, nor earlier access tokens to revoke) the access token
 is drafted before the context is read, and a store that can stores it with the read, in one
 statement, when the context passes the checks (`load_refresh_context_issuing`); the checks
-below still decide the answer, and store the token themselves when the store did not.
+below still decide the answer, and store the token themselves when the store did not. With
+rotation on (and no narrower scope) the successor is drafted too, and sealed for the grace window
+to the presented token's value hash, known before the read: a store that can rotates with the
+read (`load_refresh_context_rotating`); where it did not, the checks below rotate as before.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ from ehealth_auth.protocol.grants.base import (
     with_refresh_token,
 )
 from ehealth_auth.protocol.model import (
-    AccessDraft,
     IssuedToken,
     LostRace,
     MintedToken,
     RefreshContext,
+    RotationDraft,
     StoredRefreshToken,
+    TokenDraft,
     TokenName,
 )
 from ehealth_auth.protocol.policy import TokenPolicy
@@ -54,7 +58,7 @@ from ehealth_auth.protocol.ports import (
     SuccessorCipher,
 )
 from ehealth_auth.protocol.scope import outside_ceiling, parse
-from ehealth_auth.protocol.tokens import draft_access, mint
+from ehealth_auth.protocol.tokens import draft_token, mint
 from ehealth_auth.protocol.validation import require_strings
 
 _FIELDS = ("client_id", "client_secret", "refresh_token")
@@ -71,6 +75,7 @@ class ValidRefresh:
     scope: str
     now: int
     access_scope: str  # `scope`, or the narrower scope the standard dialect asked for
+    token_hash: bytes  # the presented token's hash: what its successor's sealed value is bound to
 
 
 class RefreshTokenGrant:
@@ -102,7 +107,12 @@ class RefreshTokenGrant:
         # Client authentication is throttled around the grant (ClientAuthThrottle).
         arrived_ms = self._clock.now_ms()
         policy = self._policy
-        if requested_scope is None and not policy.rotation and not policy.revokes_previous_access:
+        if requested_scope is None and policy.rotation:
+            valid, issued = await self._validate_rotating(params)
+            if issued is not None:
+                self._refreshed(valid)
+                return issued
+        elif requested_scope is None and not policy.revokes_previous_access:
             valid, issued = await self._validate_issuing(params)
             if issued is not None:
                 self._refreshed(valid)
@@ -139,7 +149,7 @@ class RefreshTokenGrant:
         """`validate`, with the access token drafted first and stored by the read where the
         store can; the issued token, or None for a retired one (nothing stored then)."""
         now = self._clock.now()
-        drafted = draft_access(self._hasher, now, self._policy.access_ttl, self.grant_type)
+        drafted = draft_token(self._hasher, now, self._policy.access_ttl, self.grant_type)
         _, draft = drafted
         stored = False
 
@@ -159,6 +169,46 @@ class RefreshTokenGrant:
         if not stored:
             await self._store.add_access_token(access.record, revoke_earlier_access=False)
         return valid, access.issued
+
+    async def _validate_rotating(
+        self, params: Mapping[str, object]
+    ) -> tuple[ValidRefresh, IssuedToken | None]:
+        """`validate`, with the access token and the successor drafted first and the rotation
+        done by the read where the store can; the issued tokens, or None when the read did not
+        rotate (nothing written then: a retired token, a lost race, a store that cannot)."""
+        now = self._clock.now()
+        policy = self._policy
+        access = draft_token(self._hasher, now, policy.access_ttl, self.grant_type)
+        successor = draft_token(self._hasher, now, policy.refresh_ttl, self.grant_type)
+        rotated = False
+
+        async def load(
+            client_id: UUID, secret_hash: bytes, token_hash: bytes
+        ) -> RefreshContext | None:
+            nonlocal rotated
+            sealed = None
+            if policy.reuse_grace:
+                sealed = self._cipher.encrypt(successor[0], token_hash)
+            rotation = RotationDraft(
+                access[1],
+                successor[1],
+                self._clock.now_ms(),
+                sealed,
+                policy.revokes_previous_access,
+            )
+            context, rotated = await self._store.load_refresh_context_rotating(
+                client_id, secret_hash, token_hash, rotation
+            )
+            return context
+
+        valid = await self._validated(params, None, load, now)
+        if not rotated:
+            return valid, None
+        self._events.emit(Event(TokenEvent.ROTATED, self.grant_type, valid.client_id))
+        return valid, with_refresh_token(
+            self._mint_access(valid, access).issued,
+            self._mint_successor(valid, successor).issued.value,
+        )
 
     async def _validated(
         self,
@@ -187,6 +237,7 @@ class RefreshTokenGrant:
             scope,
             now,
             access_scope,
+            presented.item_hash,
         )
 
     async def _refresh(self, valid: ValidRefresh) -> IssuedToken | LostRace:
@@ -197,22 +248,10 @@ class RefreshTokenGrant:
         if not self._policy.rotation:
             await self._store.add_access_token(access.record, revoke_earlier_access=revoke_earlier)
             return access.issued
-        successor = mint(
-            self._hasher,
-            name=TokenName.REFRESH_TOKEN,
-            now=valid.now,
-            ttl=self._policy.refresh_ttl,
-            user_id=valid.token.user_id,
-            client_id=valid.client_id,
-            scope=valid.scope,
-            details={"client_id": str(valid.client_id), "scope": valid.scope},
-            family_id=valid.token.family_id,
-            parent_id=valid.token.id,
-            connection_id=valid.connection_id,
-        )
+        successor = self._mint_successor(valid)
         sealed = None
         if self._policy.reuse_grace:
-            sealed = self._cipher.encrypt(successor.issued.value, valid.token.id.bytes)
+            sealed = self._cipher.encrypt(successor.issued.value, valid.token_hash)
         rotation = await self._store.rotate(
             valid.token.id,
             self._clock.now_ms(),
@@ -233,7 +272,10 @@ class RefreshTokenGrant:
             raise InvalidGrantError(ALREADY_USED)
         in_grace = self._clock.now_ms() < retired_at_ms + self._policy.reuse_grace * 1000
         if in_grace and token.successor_value_enc is not None:
-            successor = self._cipher.decrypt(token.successor_value_enc, token.id.bytes)
+            # Bound to the retired token's value hash; by a release before it, to its id.
+            successor = self._cipher.decrypt(
+                token.successor_value_enc, valid.token_hash
+            ) or self._cipher.decrypt(token.successor_value_enc, token.id.bytes)
             if successor is not None:
                 access = self._mint_access(valid)
                 await self._store.add_access_token(
@@ -260,8 +302,27 @@ class RefreshTokenGrant:
                 )
         raise InvalidGrantError(ALREADY_USED)
 
+    def _mint_successor(
+        self, valid: ValidRefresh, drafted: tuple[str, TokenDraft] | None = None
+    ) -> MintedToken:
+        # A drafted one must be what the store wrote from its draft.
+        return mint(
+            self._hasher,
+            name=TokenName.REFRESH_TOKEN,
+            now=valid.now,
+            ttl=self._policy.refresh_ttl,
+            user_id=valid.token.user_id,
+            client_id=valid.client_id,
+            scope=valid.scope,
+            details={"client_id": str(valid.client_id), "scope": valid.scope},
+            family_id=valid.token.family_id,
+            parent_id=valid.token.id,
+            connection_id=valid.connection_id,
+            drafted=drafted,
+        )
+
     def _mint_access(
-        self, valid: ValidRefresh, drafted: tuple[str, AccessDraft] | None = None
+        self, valid: ValidRefresh, drafted: tuple[str, TokenDraft] | None = None
     ) -> MintedToken:
         # The new access token carries the approval's current scope, not the old token's.
         # A drafted one must be what the store wrote from its draft.
