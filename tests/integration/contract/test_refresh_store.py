@@ -495,37 +495,19 @@ async def _fails_by_missing_approval(
     return world.client, world.client.secret_hash, world.refresh.value_hash, NOW + 10
 
 
-@pytest.mark.parametrize(
-    "arrange",
-    [
-        _fails_by_secret,
-        _fails_by_blocked_client,
-        _fails_by_unknown_token,
-        _fails_by_other_client,
-        _fails_by_other_connection,
-        _fails_by_expiry,
-        _fails_by_revocation,
-        _fails_by_retirement,
-        _fails_by_blocked_user,
-        _fails_by_missing_approval,
-    ],
-)
-async def test_the_issuing_read_stores_nothing_for_a_refresh_that_fails_a_check(
-    stores: Stores,
-    world: World,
-    arrange: Callable[[Stores, World], Awaitable[tuple[Client, bytes, bytes, int]]],
-) -> None:
-    client, secret_hash, token_hash, now = await arrange(stores, world)
-    before = await stores.tokens()
-    draft = _draft(now)
-
-    context, stored = await stores.refresh.load_refresh_context_issuing(
-        client.id, secret_hash, token_hash, draft
-    )
-
-    assert not stored
-    assert context == await stores.refresh.load_refresh_context(client.id, secret_hash, token_hash)
-    assert await stores.tokens() == before
+# Each arranges a refresh that fails one check of a live, unretired token.
+FAILING_CHECKS = [
+    _fails_by_secret,
+    _fails_by_blocked_client,
+    _fails_by_unknown_token,
+    _fails_by_other_client,
+    _fails_by_other_connection,
+    _fails_by_expiry,
+    _fails_by_revocation,
+    _fails_by_retirement,
+    _fails_by_blocked_user,
+    _fails_by_missing_approval,
+]
 
 
 def _rotation_draft(
@@ -664,35 +646,40 @@ async def test_of_simultaneous_rotating_reads_of_one_token_at_most_one_rotates(
     assert (retired.retired_at_ms, retired.successor_id) == (won.retired_at_ms, won.successor.id)
 
 
-@pytest.mark.parametrize(
-    "arrange",
-    [
-        _fails_by_secret,
-        _fails_by_blocked_client,
-        _fails_by_unknown_token,
-        _fails_by_other_client,
-        _fails_by_other_connection,
-        _fails_by_expiry,
-        _fails_by_revocation,
-        _fails_by_retirement,
-        _fails_by_blocked_user,
-        _fails_by_missing_approval,
-    ],
-)
-async def test_the_rotating_read_writes_nothing_for_a_refresh_that_fails_a_check(
+WritingRead = Callable[[Stores, uuid.UUID, bytes, bytes, int], Awaitable[tuple[object, bool]]]
+
+
+async def _issuing(
+    stores: Stores, client_id: uuid.UUID, secret_hash: bytes, token_hash: bytes, now: int
+) -> tuple[object, bool]:
+    return await stores.refresh.load_refresh_context_issuing(
+        client_id, secret_hash, token_hash, _draft(now)
+    )
+
+
+async def _rotating(
+    stores: Stores, client_id: uuid.UUID, secret_hash: bytes, token_hash: bytes, now: int
+) -> tuple[object, bool]:
+    return await stores.refresh.load_refresh_context_rotating(
+        client_id, secret_hash, token_hash, _rotation_draft(now, revoke=True)
+    )
+
+
+@pytest.mark.parametrize("read", [_issuing, _rotating])
+@pytest.mark.parametrize("arrange", FAILING_CHECKS)
+async def test_a_writing_read_writes_nothing_for_a_refresh_that_fails_a_check(
     stores: Stores,
     world: World,
     arrange: Callable[[Stores, World], Awaitable[tuple[Client, bytes, bytes, int]]],
+    read: WritingRead,
 ) -> None:
     client, secret_hash, token_hash, now = await arrange(stores, world)
     before = await stores.tokens()
     expected = await stores.refresh.load_refresh_context(client.id, secret_hash, token_hash)
 
-    context, rotated = await stores.refresh.load_refresh_context_rotating(
-        client.id, secret_hash, token_hash, _rotation_draft(now, revoke=True)
-    )
+    context, wrote = await read(stores, client.id, secret_hash, token_hash, now)
 
-    assert not rotated
+    assert not wrote
     assert context == expected
     assert await stores.tokens() == before
     # Nor was the presented token retired: the context reads the same after the attempt.

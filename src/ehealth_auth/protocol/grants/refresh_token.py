@@ -305,40 +305,35 @@ class RefreshTokenGrant:
     def _mint_successor(
         self, valid: ValidRefresh, drafted: tuple[str, TokenDraft] | None = None
     ) -> MintedToken:
-        # A drafted one must be what the store wrote from its draft.
-        return mint(
-            self._hasher,
-            name=TokenName.REFRESH_TOKEN,
-            now=valid.now,
-            ttl=self._policy.refresh_ttl,
-            user_id=valid.token.user_id,
-            client_id=valid.client_id,
-            scope=valid.scope,
-            details={"client_id": str(valid.client_id), "scope": valid.scope},
-            family_id=valid.token.family_id,
-            parent_id=valid.token.id,
-            connection_id=valid.connection_id,
-            drafted=drafted,
-        )
+        return self._mint(valid, TokenName.REFRESH_TOKEN, drafted)
 
     def _mint_access(
         self, valid: ValidRefresh, drafted: tuple[str, TokenDraft] | None = None
     ) -> MintedToken:
-        # The new access token carries the approval's current scope, not the old token's.
-        # A drafted one must be what the store wrote from its draft.
+        return self._mint(valid, TokenName.ACCESS_TOKEN, drafted)
+
+    def _mint(
+        self, valid: ValidRefresh, name: TokenName, drafted: tuple[str, TokenDraft] | None
+    ) -> MintedToken:
+        """A token descending from the presented one. The new access token carries the
+        approval's current scope (or the narrower one asked for), not the old token's; a
+        successor carries the approval's. A drafted one must be what the store wrote from its
+        draft (the same details, in the same order)."""
+        access = name is TokenName.ACCESS_TOKEN
+        scope = valid.access_scope if access else valid.scope
+        details = {"client_id": str(valid.client_id)}
+        if access:
+            details["grant_type"] = self.grant_type
+        details["scope"] = scope
         return mint(
             self._hasher,
-            name=TokenName.ACCESS_TOKEN,
+            name=name,
             now=valid.now,
-            ttl=self._policy.access_ttl,
+            ttl=self._policy.access_ttl if access else self._policy.refresh_ttl,
             user_id=valid.token.user_id,
             client_id=valid.client_id,
-            scope=valid.access_scope,
-            details={
-                "client_id": str(valid.client_id),
-                "grant_type": self.grant_type,
-                "scope": valid.access_scope,
-            },
+            scope=scope,
+            details=details,
             family_id=valid.token.family_id,
             parent_id=valid.token.id,
             connection_id=valid.connection_id,
