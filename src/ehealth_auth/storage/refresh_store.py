@@ -80,7 +80,9 @@ def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) 
 _LOAD_REFRESH_CONTEXT = grant_context_query(TokenName.REFRESH_TOKEN, *REFRESH_TOKEN_COLUMNS)
 
 
-def _passes(ctx: sa.CTE, client_id: sa.BindParameter[Any], now: sa.BindParameter[Any]) -> Any:
+def _passes(
+    ctx: sa.CTE, client_id: sa.BindParameter[Any], now: sa.BindParameter[Any]
+) -> sa.ColumnElement[bool]:
     """What RefreshTokenGrant checks for a live, unretired token at `now`, over a row of
     `_LOAD_REFRESH_CONTEXT`: a connection matched, the client is not blocked, the token exists,
     is the client's and was issued through that connection (or none), is not revoked, expired or
