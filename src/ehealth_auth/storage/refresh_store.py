@@ -187,6 +187,8 @@ def _load_and_rotate(revoke_earlier_access: bool) -> sa.Select[Any]:
         .cte("retired")
     )
     won = sa.select(retired.c.id).exists()
+    # Taken from what the update retired: NULL when it retired nothing, so the updates below
+    # then match no row, as the inserts (guarded by `won`) write none.
     family_id = sa.select(retired.c.family_id).scalar_subquery()
     retired_id = sa.select(retired.c.id).scalar_subquery()
     writes: list[sa.CTE] = [_erase_older_successors(family_id, retired_id).cte("erased")]
