@@ -8,6 +8,8 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
   rotation every request spends a fresh refresh token, seeded in bulk beforehand.
 - `refresh` and `verify` also measure the reference targets of bench/references.py in the same
   run, under the same load: the reference floor (PostgreSQL), oidc-provider and the HTTP ceiling.
+  The targets take turns in one order in odd rounds and in the reverse order in even rounds, so
+  a drift of the host over the run weighs on each alike.
 - `purge`: with BENCH_PURGE_ROWS expired tokens seeded, the service's refresh is measured
   without a purge, then while `ehealth-auth tokens purge-expired` deletes them.
 - `login-flood`: the service's refresh is measured alone, then during a flood of wrong-password
@@ -15,16 +17,16 @@ For each backend (PostgreSQL, SQLite) it creates a throwaway database, seeds it 
   from one address is counted.
 - `flat-cost` (PostgreSQL only): the service's refresh and uncached verify with each of
   BENCH_FLAT_COST_SIZES stored tokens, one database per size loaded with COPY
-  (bench/token_load.py), the sizes alternating within each round; the databases are dropped at
-  the end.
+  (bench/token_load.py), the sizes alternating within each round (the smallest first in odd
+  rounds, last in even ones); the databases are dropped at the end.
 
 Before each measurement the database is put back to its seeded state. It prints one table per
 backend and scenario and writes a JSON summary to bench/results/. Servers, databases and
 temporary files are removed whatever happens.
 
-Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, 3),
-BENCH_ROUNDS (1; more alternate the targets and report medians), BENCH_CONNECTIONS (32),
-BENCH_THREADS (2), BENCH_REQUEST_TIMEOUT (seconds, 5), BENCH_BACKENDS
+Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, 2),
+BENCH_ROUNDS (2; rounds alternate the targets and report medians), BENCH_CONNECTIONS (32),
+BENCH_THREADS (1), BENCH_REQUEST_TIMEOUT (seconds, 5), BENCH_BACKENDS
 and BENCH_SCENARIOS (comma-separated, default all), BENCH_PG_ADMIN_URL (a loopback PostgreSQL
 URL with the right to create databases), BENCH_SINGLE_USE_RATE (req/s the rotation's tokens are
 provisioned for, 3000), BENCH_PURGE_ROWS (100000), BENCH_PURGE_WINDOW (seconds, 90),
@@ -55,7 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import bulk, token_load
 from bench.backends import Backend, BackendError, make_backend
@@ -107,6 +109,16 @@ from bench.wrk import LoadError, LoadResult, LoadSpec, WrkRun, combine, run_wrk,
 
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
+T = TypeVar("T")
+
+
+def in_round_order(items: Sequence[T], number: int) -> list[T]:
+    """`items` in their order in odd rounds (`number` counts from 1), reversed in even ones: a
+    drift of the host over the run (a slow minute, a checkpoint or an autovacuum set off by one
+    target's writes) weighs on the first and on the last alike."""
+    return list(items) if number % 2 else list(reversed(items))
+
+
 BIN_DIR = Path(sys.executable).parent
 
 # Failures that stop one backend's run with a message rather than a traceback.
@@ -396,8 +408,8 @@ def run_comparison(
     for number in range(1, context.config.rounds + 1):
         if context.config.rounds > 1:
             _log(f"{backend.name}/{scenario.name}: round {number} of {context.config.rounds}")
-        for name, target in targets.items():
-            rounds[name].append(measure(context, backend, scenario, target, name))
+        for name in in_round_order(list(targets), number):
+            rounds[name].append(measure(context, backend, scenario, targets[name], name))
     return Comparison(
         backend=backend.name,
         backend_label=backend.label,
@@ -616,7 +628,8 @@ def _flat_database(
 
 def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResult:
     """One database per size, each loaded in turn; then each operation is measured on each
-    size, alternating sizes within every round (on a noisy host both sizes see the same noise),
+    size, alternating sizes within every round (on a noisy host both sizes see the same noise;
+    the order reverses from one round to the next),
     each measurement on a fresh server after the previous one's tokens were deleted. The
     databases are dropped before the result is returned."""
     config = context.config
@@ -636,7 +649,7 @@ def run_flat_cost(context: Context, scenario: FlatCostScenario) -> FlatCostResul
             if config.rounds > 1:
                 _log(f"{scenario.name}: round {number} of {config.rounds}")
             for operation in scenario.operations:
-                for db in databases:
+                for db in in_round_order(databases, number):
                     _, target = db.targets[operation.name]
                     label = f"{db.size}-{operation.name}"
                     db.rounds[operation.name].append(
