@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     refresh_reuse_grace: int = Field(default=30, ge=0)
     refresh_race_window_ms: int = Field(default=500, ge=0)
     refresh_revokes_previous_access: Literal["off", "on"] = "off"
+    # PostgreSQL: refreshes (rotation off) whose statements may be in flight at once; those that
+    # come while all are busy go together in the next (docs/performance.md).
+    refresh_batch_slots: int = Field(default=2, ge=1, le=64)
     login_token_ttl: int = Field(default=3_600, gt=0)
     # argon2id cost of user passwords; the defaults are RFC 9106's second recommended profile.
     password_hash_time_cost: int = Field(default=3, ge=1)

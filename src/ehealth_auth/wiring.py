@@ -179,7 +179,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lambda _context: metrics.database_errors.labels("engine").inc(),
     )
     refresh = RefreshTokenGrant(
-        SqlRefreshStore(driver),
+        SqlRefreshStore(driver, batch_slots=settings.refresh_batch_slots),
         hasher,
         clock,
         policy,

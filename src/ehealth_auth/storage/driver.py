@@ -102,6 +102,10 @@ class Driver(DriverConnection, Protocol):
         not run it again unless it surely never ran."""
         ...
 
+    async def fetch(self, statement: Compiled, params: Mapping[str, Any]) -> list[Row]:
+        """Every row of one statement, on a pooled connection in autocommit mode."""
+        ...
+
     def transaction(self) -> AbstractAsyncContextManager[DriverConnection]:
         """A pooled connection inside one write transaction, committed on a clean exit."""
         ...
@@ -334,6 +338,19 @@ class _Connections:
                 connection.terminate()
 
 
+# What the driver asks of a lent asyncpg connection, by the SQL and its arguments.
+def _fetchrow(connection: Any, sql: str, arguments: list[Any]) -> Awaitable[Any]:
+    return cast(Awaitable[Any], connection.fetchrow(sql, *arguments))
+
+
+def _fetch(connection: Any, sql: str, arguments: list[Any]) -> Awaitable[Any]:
+    return cast(Awaitable[Any], connection.fetch(sql, *arguments))
+
+
+def _execute(connection: Any, sql: str, arguments: list[Any]) -> Awaitable[Any]:
+    return cast(Awaitable[Any], connection.execute(sql, *arguments))
+
+
 class AsyncpgDriver:
     writes_in_with = True
 
@@ -349,39 +366,43 @@ class AsyncpgDriver:
             statement, self._dialect, {sa.JSON: _json_text}, uuid_as_text=False, writes=writes
         )
 
-    async def _fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
+    async def _lent(
+        self,
+        statement: Compiled,
+        params: Mapping[str, Any],
+        call: Callable[[Any, str, list[Any]], Awaitable[T]],
+    ) -> T:
         arguments = statement.arguments(params)
-        row: Row | None = await _on_lent(
-            self._connections, lambda connection: connection.fetchrow(statement.sql, *arguments)
+        return await _on_lent(
+            self._connections, lambda connection: call(connection, statement.sql, arguments)
         )
-        return row
 
-    async def _execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
-        arguments = statement.arguments(params)
-        status: str = await _on_lent(
-            self._connections, lambda connection: connection.execute(statement.sql, *arguments)
-        )
-        return _row_count(status)
+    async def _run(
+        self,
+        statement: Compiled,
+        params: Mapping[str, Any],
+        call: Callable[[Any, str, list[Any]], Awaitable[T]],
+        *,
+        read: bool,
+    ) -> T:
+        try:
+            result = await self._lent(statement, params, call)
+        except Exception as error:
+            result = await _run_again(error, lambda: self._lent(statement, params, call), read=read)
+        if self._outage.down:
+            self._outage.recovered()
+        return result
 
     async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
-        try:
-            row = await self._fetchrow(statement, params)
-        except Exception as error:
-            row = await _run_again(
-                error, lambda: self._fetchrow(statement, params), read=not statement.writes
-            )
-        if self._outage.down:
-            self._outage.recovered()
+        row: Row | None = await self._run(statement, params, _fetchrow, read=not statement.writes)
         return row
 
+    async def fetch(self, statement: Compiled, params: Mapping[str, Any]) -> list[Row]:
+        rows: list[Row] = await self._run(statement, params, _fetch, read=not statement.writes)
+        return rows
+
     async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
-        try:
-            count = await self._execute(statement, params)
-        except Exception as error:
-            count = await _run_again(error, lambda: self._execute(statement, params), read=False)
-        if self._outage.down:
-            self._outage.recovered()
-        return count
+        return _row_count(await self._run(statement, params, _execute, read=False))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DriverConnection]:
@@ -491,6 +512,11 @@ class SqliteDriver:
     async def fetchrow(self, statement: Compiled, params: Mapping[str, Any]) -> Row | None:
         async with self._checkout() as connection:
             return await _SqliteConnection(connection).fetchrow(statement, params)
+
+    async def fetch(self, statement: Compiled, params: Mapping[str, Any]) -> list[Row]:
+        async with self._checkout() as connection:
+            rows = await connection.execute_fetchall(statement.sql, statement.arguments(params))
+        return [statement.row(row) for row in rows]
 
     async def execute(self, statement: Compiled, params: Mapping[str, Any]) -> int:
         async with self._checkout() as connection:

@@ -7,11 +7,12 @@ These are the hottest statements of the service; they run on the bare driver (st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ehealth_auth.protocol.model import (
     LostRace,
@@ -23,6 +24,7 @@ from ehealth_auth.protocol.model import (
     TokenDraft,
     TokenName,
 )
+from ehealth_auth.storage.batches import Batches
 from ehealth_auth.storage.driver import Compiled, Driver, DriverConnection
 from ehealth_auth.storage.retry import retrying
 from ehealth_auth.storage.rows import (
@@ -35,14 +37,23 @@ from ehealth_auth.storage.rows import (
 from ehealth_auth.storage.tables import approvals, clients, connections, tokens, users
 
 
-def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+def grant_context_query(
+    name: TokenName,
+    *token_columns: sa.ColumnElement[Any],
+    presented: Mapping[str, sa.ColumnElement[Any]] | None = None,
+) -> sa.Select[Any]:
     """One round trip for a grant's checks: the connection with the presented secret
     (`matched_connection_id`), its client's blocked flag (`client_blocked`), then
     `token_columns` of the token of kind `name` with the presented hash (bind `token_hash`),
     that token's user's blocked flag (`user_blocked`) and the user's approval scope for the
     calling client (`approval_scope`). Outer joins keep the row when the token, user or approval
     is missing, so the protocol can tell each check apart; no row means no connection has that
-    secret."""
+    secret. `presented` replaces the binds `client_id`, `secret_hash` and `token_hash` by other
+    expressions (the columns of a batch's item)."""
+    given = presented or {}
+    client_id = given.get("client_id", sa.bindparam("client_id"))
+    secret_hash = given.get("secret_hash", sa.bindparam("secret_hash"))
+    token_hash = given.get("token_hash", sa.bindparam("token_hash"))
     return (
         sa.select(
             connections.c.id.label("matched_connection_id"),
@@ -56,7 +67,7 @@ def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) 
             .outerjoin(
                 tokens,
                 sa.and_(
-                    tokens.c.value_hash == sa.bindparam("token_hash"),
+                    tokens.c.value_hash == token_hash,
                     tokens.c.name == name.value,
                 ),
             )
@@ -70,8 +81,8 @@ def grant_context_query(name: TokenName, *token_columns: sa.ColumnElement[Any]) 
             )
         )
         .where(
-            connections.c.client_id == sa.bindparam("client_id"),
-            connections.c.secret_hash == sa.bindparam("secret_hash"),
+            connections.c.client_id == client_id,
+            connections.c.secret_hash == secret_hash,
         )
         .limit(1)
     )
@@ -81,7 +92,7 @@ _LOAD_REFRESH_CONTEXT = grant_context_query(TokenName.REFRESH_TOKEN, *REFRESH_TO
 
 
 def _passes(
-    ctx: sa.CTE, client_id: sa.BindParameter[Any], now: sa.BindParameter[Any]
+    ctx: sa.CTE, client_id: sa.ColumnElement[Any], now: sa.ColumnElement[Any]
 ) -> sa.ColumnElement[bool]:
     """What RefreshTokenGrant checks for a live, unretired token at `now`, over a row of
     `_LOAD_REFRESH_CONTEXT`: a connection matched, the client is not blocked, the token exists,
@@ -107,24 +118,24 @@ def _passes(
 
 def _drafted(
     ctx: sa.CTE,
-    prefix: str,
     name: TokenName,
-    client_id: sa.BindParameter[Any],
-    now: sa.BindParameter[Any],
+    draft: Mapping[str, sa.ColumnElement[Any]],
+    client_id: sa.ColumnElement[Any],
+    now: sa.ColumnElement[Any],
 ) -> dict[str, sa.ColumnElement[Any]]:
-    """The columns of a token drafted before the read (`TokenDraft`: binds `prefix` + `id`,
-    `hash` and `expires_at`): what the grant mints, from the draft and the context. An access
-    token's details name the grant (bind `grant_type`), a refresh token's do not."""
+    """The columns of a token drafted before the read (`TokenDraft`'s `id`, `hash`,
+    `expires_at` and `grant_type`, as `draft` gives them): what the grant mints, from the draft
+    and the context. An access token's details name the grant, a refresh token's do not."""
     details: list[Any] = ["client_id", sa.cast(client_id, sa.Text)]
     if name is TokenName.ACCESS_TOKEN:
-        details += ["grant_type", sa.bindparam("grant_type", type_=sa.Text)]
+        details += ["grant_type", draft["grant_type"]]
     details += ["scope", ctx.c.approval_scope]
     return {
-        "id": sa.bindparam(prefix + "id", type_=sa.Uuid),
+        "id": draft["id"],
         "name": sa.literal(name.value, sa.String),
-        "value_hash": sa.bindparam(prefix + "hash", type_=sa.LargeBinary),
+        "value_hash": draft["hash"],
         "issued_at": now,
-        "expires_at": sa.bindparam(prefix + "expires_at", type_=sa.BigInteger),
+        "expires_at": draft["expires_at"],
         "user_id": ctx.c.user_id,
         "client_id": client_id,
         "scope": ctx.c.approval_scope,
@@ -132,6 +143,16 @@ def _drafted(
         "family_id": ctx.c.family_id,
         "parent_id": ctx.c.id,
         "connection_id": ctx.c.matched_connection_id,
+    }
+
+
+def _draft_bound(prefix: str) -> dict[str, sa.ColumnElement[Any]]:
+    """A draft as binds `prefix` + `id`, `hash` and `expires_at` (and `grant_type`)."""
+    return {
+        "id": sa.bindparam(prefix + "id", type_=sa.Uuid),
+        "hash": sa.bindparam(prefix + "hash", type_=sa.LargeBinary),
+        "expires_at": sa.bindparam(prefix + "expires_at", type_=sa.BigInteger),
+        "grant_type": sa.bindparam("grant_type", type_=sa.Text),
     }
 
 
@@ -146,18 +167,51 @@ def _draft_binds(prefix: str, draft: TokenDraft) -> dict[str, object]:
 _ACCESS_DRAFT = "access_"
 _SUCCESSOR_DRAFT = "successor_"
 
-
-def _context_binds() -> tuple[sa.BindParameter[Any], sa.BindParameter[Any]]:
-    return sa.bindparam("client_id", type_=sa.Uuid), sa.bindparam("now", type_=sa.BigInteger)
+# A batch of issuing reads: one array bind per column, the items in `ord` order.
+_ISSUING_ITEM: tuple[tuple[str, Any], ...] = (
+    ("ord", sa.Integer),
+    ("presented_client_id", sa.Uuid),
+    ("secret_hash", sa.LargeBinary),
+    ("token_hash", sa.LargeBinary),
+    ("issued_at", sa.BigInteger),
+    ("grant_type", sa.Text),
+    ("access_id", sa.Uuid),
+    ("access_hash", sa.LargeBinary),
+    ("access_expires_at", sa.BigInteger),
+)
 
 
 def _load_and_issue() -> sa.Select[Any]:
-    """The context read of `_LOAD_REFRESH_CONTEXT` and, in the same statement, the insert of the
-    drafted access token (binds `access_*`, `now`, `grant_type`), done only when the context
-    `_passes` at `now`. The row is the context's, with `issued` 1 when the token was stored."""
-    ctx = _LOAD_REFRESH_CONTEXT.cte("ctx")
-    client_id, now = _context_binds()
-    drafted = _drafted(ctx, _ACCESS_DRAFT, TokenName.ACCESS_TOKEN, client_id, now)
+    """Issuing reads, a batch of them in one statement: for each item (the array binds of
+    `_ISSUING_ITEM`) the context read of `_LOAD_REFRESH_CONTEXT` and, when the context `_passes`
+    at the item's `issued_at`, the insert of its drafted access token. One row per item, in
+    `ord` order: the context's columns (all NULL when no connection has the secret), `ord`, and
+    `issued`, true when the item's access token was stored."""
+    item = (
+        sa.func.unnest(
+            *(sa.bindparam(name, type_=postgresql.ARRAY(kind)) for name, kind in _ISSUING_ITEM)
+        )
+        .table_valued(*(sa.column(name, kind) for name, kind in _ISSUING_ITEM))
+        .render_derived(name="item")
+    )
+    found = grant_context_query(
+        TokenName.REFRESH_TOKEN,
+        *REFRESH_TOKEN_COLUMNS,
+        presented={
+            "client_id": item.c.presented_client_id,
+            "secret_hash": item.c.secret_hash,
+            "token_hash": item.c.token_hash,
+        },
+    ).lateral("found")
+    ctx = sa.select(item, found).select_from(item.outerjoin(found, sa.true())).cte("ctx")
+    client_id, now = ctx.c.presented_client_id, ctx.c.issued_at
+    draft = {
+        "id": ctx.c.access_id,
+        "hash": ctx.c.access_hash,
+        "expires_at": ctx.c.access_expires_at,
+        "grant_type": ctx.c.grant_type,
+    }
+    drafted = _drafted(ctx, TokenName.ACCESS_TOKEN, draft, client_id, now)
     issued = (
         tokens.insert()
         .from_select(
@@ -167,9 +221,10 @@ def _load_and_issue() -> sa.Select[Any]:
         .cte("issued")
     )
     return sa.select(
-        *ctx.c,
-        sa.select(sa.func.count()).select_from(issued).scalar_subquery().label("issued"),
-    )
+        ctx.c.ord,
+        *(ctx.c[column.key] for column in found.c),
+        ctx.c.access_id.in_(sa.select(issued.c.id)).label("issued"),
+    ).order_by(ctx.c.ord)
 
 
 def _load_and_rotate(revoke_earlier_access: bool) -> sa.Select[Any]:
@@ -179,7 +234,8 @@ def _load_and_rotate(revoke_earlier_access: bool) -> sa.Select[Any]:
     at `now` and the retiring update still finds the token live. The row is the context's, with
     `rotated` 1 when this statement retired the token, else 0 and nothing was written."""
     ctx = _LOAD_REFRESH_CONTEXT.cte("ctx")
-    client_id, now = _context_binds()
+    client_id = sa.bindparam("client_id", type_=sa.Uuid)
+    now = sa.bindparam("now", type_=sa.BigInteger)
     passing = sa.select(ctx.c.id).where(_passes(ctx, client_id, now)).scalar_subquery()
     retired = (
         _retiring(passing, sa.bindparam("successor_id", type_=sa.Uuid))
@@ -198,7 +254,7 @@ def _load_and_rotate(revoke_earlier_access: bool) -> sa.Select[Any]:
         (_SUCCESSOR_DRAFT, TokenName.REFRESH_TOKEN),
         (_ACCESS_DRAFT, TokenName.ACCESS_TOKEN),
     ):
-        row = _drafted(ctx, prefix, name, client_id, now)
+        row = _drafted(ctx, name, _draft_bound(prefix), client_id, now)
         insert = tokens.insert().from_select(list(row), sa.select(*row.values()).where(won))
         writes.append(insert.cte(prefix + "stored"))
     return sa.select(
@@ -357,13 +413,33 @@ class TokenWrites:
         return await retrying(_transaction)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Issuing:
+    """One issuing read of a batch."""
+
+    client_id: UUID
+    secret_hash: bytes
+    token_hash: bytes
+    access: TokenDraft
+
+
+# Issuing reads in one statement at most (`Batches`); the statements in flight at once are the
+# store's `batch_slots` (the setting refresh_batch_slots).
+ISSUING_MOST = 64
+
+
 class SqlRefreshStore:
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Driver, *, batch_slots: int = 2) -> None:
         self._driver = driver
         self._writes = TokenWrites(driver)
         self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
         self._load_and_issue = (
             driver.compile(_load_and_issue(), writes=True) if driver.writes_in_with else None
+        )
+        self._issuing = (
+            Batches(self._load_and_issue_batch, slots=batch_slots, most=ISSUING_MOST)
+            if driver.writes_in_with
+            else None
         )
         self._load_token = driver.compile(_LOAD_REFRESH_TOKEN)
         self._retire = driver.compile(_RETIRE)
@@ -393,22 +469,32 @@ class SqlRefreshStore:
     async def load_refresh_context_issuing(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes, access: TokenDraft
     ) -> tuple[RefreshContext | None, bool]:
-        if self._load_and_issue is None:  # SQLite: the read alone
+        if self._issuing is None:  # SQLite: the read alone
             return await self.load_refresh_context(client_id, secret_hash, token_hash), False
-        row = await self._driver.fetchrow(
-            self._load_and_issue,
-            {
-                "client_id": client_id,
-                "secret_hash": secret_hash,
-                "token_hash": token_hash,
-                "now": access.issued_at,
-                "grant_type": access.grant_type,
-                **_draft_binds(_ACCESS_DRAFT, access),
-            },
-        )
-        if row is None:
-            return None, False
-        return refresh_context(row), row["issued"] == 1
+        return await self._issuing.call(_Issuing(client_id, secret_hash, token_hash, access))
+
+    async def _load_and_issue_batch(
+        self, items: Sequence[_Issuing]
+    ) -> list[tuple[RefreshContext | None, bool]]:
+        assert self._load_and_issue is not None
+        params = {
+            "ord": list(range(len(items))),
+            "presented_client_id": [item.client_id for item in items],
+            "secret_hash": [item.secret_hash for item in items],
+            "token_hash": [item.token_hash for item in items],
+            "issued_at": [item.access.issued_at for item in items],
+            "grant_type": [item.access.grant_type for item in items],
+            "access_id": [item.access.id for item in items],
+            "access_hash": [item.access.value_hash for item in items],
+            "access_expires_at": [item.access.expires_at for item in items],
+        }
+        rows = await self._driver.fetch(self._load_and_issue, params)
+        return [
+            (None, False)
+            if row["matched_connection_id"] is None
+            else (refresh_context(row), bool(row["issued"]))
+            for row in rows
+        ]
 
     async def load_refresh_context_rotating(
         self, client_id: UUID, secret_hash: bytes, token_hash: bytes, rotation: RotationDraft

@@ -435,6 +435,49 @@ async def test_the_issuing_read_reads_the_same_context_and_stores_the_draft_wher
     assert await stores.refresh.revoke_family(world.refresh.family_id, NOW + 20) == 2
 
 
+async def test_issuing_reads_made_together_each_get_the_answer_they_would_alone(
+    stores: Stores, world: World
+) -> None:
+    """On PostgreSQL the reads that wait for a busy statement go together in the next one."""
+    client, other = world.client, world.other
+    second = await stores.seed.token(REFRESH, world.user_id, client)
+    await stores.seed.approve(world.user_id, other.id, "employee:read")
+    cases = [
+        (client, client.secret_hash, world.refresh.value_hash, NOW + 10),  # live
+        (client, os.urandom(32), world.refresh.value_hash, NOW + 10),  # no such secret
+        (client, client.secret_hash, os.urandom(32), NOW + 10),  # no such token
+        (client, client.secret_hash, second.value_hash, NOW + 3_600),  # expired by then
+        (other, other.secret_hash, world.refresh.value_hash, NOW + 10),  # another's token
+        (client, client.secret_hash, second.value_hash, NOW + 20),  # live
+    ] * 3
+    live = {i for i, case in enumerate(cases) if i % 6 in (0, 5)}
+    expected = [
+        await stores.refresh.load_refresh_context(case[0].id, case[1], case[2]) for case in cases
+    ]
+    drafts = [_draft(now) for *_, now in cases]
+    before = await stores.tokens()
+
+    answers = await asyncio.gather(
+        *(
+            stores.refresh.load_refresh_context_issuing(caller.id, secret, token, draft)
+            for (caller, secret, token, _), draft in zip(cases, drafts, strict=True)
+        )
+    )
+
+    assert [context for context, _ in answers] == expected
+    stored = {i for i, (_, wrote) in enumerate(answers) if wrote}
+    assert stored == (live if stores.backend == "postgresql" else set())
+    tokens = await stores.tokens()
+    assert set(tokens) - set(before) == {drafts[i].id for i in stored}
+    for i in stored:
+        access = tokens[drafts[i].id]
+        assert (access.issued_at, access.expires_at, access.client_id) == (
+            drafts[i].issued_at,
+            drafts[i].expires_at,
+            client.id,
+        )
+
+
 async def _fails_by_secret(stores: Stores, world: World) -> tuple[Client, bytes, bytes, int]:
     return world.client, os.urandom(32), world.refresh.value_hash, NOW + 10
 
