@@ -1,11 +1,13 @@
 """The PostgreSQL driver's connections, on a real server: at most `size` at once, opened on
 demand; a connection whose statement did not finish cleanly is never lent again; a refused
-transaction keeps its connection; a request that goes away while waiting loses no connection."""
+transaction keeps its connection; a request that goes away while waiting loses no connection;
+every connection uses generic plans. And `fetch`, on both drivers, returns every row."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -190,3 +192,33 @@ async def test_a_connection_opened_as_the_driver_closes_is_not_kept(pg_url: str)
         await opening
     assert driver.in_use() == 0
     await until_no_pg_connections(pg_url)
+
+
+async def test_every_connection_plans_its_statements_once_generically(pg_url: str) -> None:
+    driver = create_driver(pg_url, pool_size=2)
+    mode = driver.compile(sa.select(sa.func.current_setting("plan_cache_mode").label("mode")))
+    try:
+        async with driver.transaction() as first, driver.transaction() as second:
+            for connection in (first, second):
+                row = await connection.fetchrow(mode, {})
+                assert row is not None
+                assert row["mode"] == "force_generic_plan"
+    finally:
+        await driver.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_driver_fetch_returns_every_row_in_order(
+    pg_url: str, backend: str, tmp_path: Path
+) -> None:
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'fetch.db'}"
+    driver = create_driver(url, pool_size=1)
+    numbers = driver.compile(
+        sa.union_all(
+            *(sa.select(sa.literal(number, sa.Integer).label("n")) for number in (1, 2, 3))
+        )
+    )
+    try:
+        assert [row["n"] for row in await driver.fetch(numbers, {})] == [1, 2, 3]
+    finally:
+        await driver.close()
