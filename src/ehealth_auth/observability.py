@@ -19,6 +19,8 @@ from ehealth_auth.protocol.events import SECURITY_EVENTS, Event, TokenEvent
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Items of one batched statement: 1 to its most (storage/refresh_store.py, ISSUING_MOST).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 # Routes where a failure is a failed sign-in.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LOGIN_ROUTES = frozenset({"/auth/login", "/oauth/authorize/sign-in"})
@@ -86,6 +88,13 @@ class Metrics:
             "ehealth_auth_database_errors",
             "Errors raised by the database driver, by pool.",
             ("pool",),
+            registry=registry,
+        )
+        self.refresh_batch_items = Histogram(
+            "ehealth_auth_refresh_batch_items",
+            "Refreshes carried by one statement of the batched refresh read (PostgreSQL, "
+            "rotation off).",
+            buckets=BATCH_BUCKETS,
             registry=registry,
         )
         self.pool_in_use = Gauge(

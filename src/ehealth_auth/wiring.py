@@ -179,7 +179,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lambda _context: metrics.database_errors.labels("engine").inc(),
     )
     refresh = RefreshTokenGrant(
-        SqlRefreshStore(driver, batch_slots=settings.refresh_batch_slots),
+        SqlRefreshStore(
+            driver,
+            batch_slots=settings.refresh_batch_slots,
+            on_batch=metrics.refresh_batch_items.observe,
+        ),
         hasher,
         clock,
         policy,

@@ -186,6 +186,30 @@ async def test_metrics_count_requests_by_route_status_and_token_events(
     assert world.refresh_token not in text
 
 
+@pytest.mark.parametrize(
+    "setting_overrides",
+    [{**admin_overrides(), "metrics_keys": (METRICS_KEY,)}],
+    ids=["rotation-off"],
+)
+async def test_the_refreshes_each_batched_statement_carried_are_counted(
+    http: httpx.AsyncClient, world: World, settings: Settings
+) -> None:
+    answers = await asyncio.gather(
+        *(http.post("/oauth/tokens", json=world.refresh_body()) for _ in range(6))
+    )
+    assert [answer.status_code for answer in answers] == [201] * 6
+
+    text = await scrape(http)
+
+    statements = sample(text, "ehealth_auth_refresh_batch_items_count")
+    carried = sample(text, "ehealth_auth_refresh_batch_items_sum")
+    if settings.database_url.startswith("postgresql"):
+        assert carried == 6
+        assert 1 <= statements <= 6
+    else:  # SQLite reads, then writes: nothing is batched
+        assert (statements, carried) == (0, 0)
+
+
 async def test_login_failures_and_throttling_are_counted(
     http: httpx.AsyncClient, world: World
 ) -> None:

@@ -53,7 +53,8 @@ async def test_calls_go_at_once_while_a_slot_is_free() -> None:
 
 async def test_calls_made_while_the_slots_are_busy_go_together_in_the_next() -> None:
     statements = Statements()
-    batches = Batches(statements.run, slots=1, most=10)
+    sent: list[int] = []
+    batches = Batches(statements.run, slots=1, most=10, on_send=sent.append)
 
     calls = [asyncio.create_task(batches.call(item)) for item in range(1, 6)]
     await _settle()
@@ -64,6 +65,7 @@ async def test_calls_made_while_the_slots_are_busy_go_together_in_the_next() -> 
     assert statements.batches == [[1], [2, 3, 4, 5]]
     statements.finish(1)
     assert await asyncio.gather(*calls) == [f"answer {item}" for item in range(1, 6)]
+    assert sent == [1, 4]
 
 
 async def test_a_statement_carries_at_most_most_items() -> None:

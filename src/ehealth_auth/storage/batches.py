@@ -32,10 +32,12 @@ class Batches(Generic[Item, Result]):
         *,
         slots: int,
         most: int,
+        on_send: Callable[[int], None] | None = None,
     ) -> None:
         self._run = run
         self._slots = slots
         self._most = most
+        self._on_send = on_send  # told each statement's item count (a metric)
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -47,15 +49,14 @@ class Batches(Generic[Item, Result]):
         try:
             return await future
         except asyncio.CancelledError:
-            if not future.done() or future.cancelled():
-                self._drop(future)
+            # Still waiting: taken out. In flight: its statement goes on for the others.
+            self._waiting = [entry for entry in self._waiting if entry[1] is not future]
             raise
-
-    def _drop(self, future: asyncio.Future[Result]) -> None:
-        self._waiting = [entry for entry in self._waiting if entry[1] is not future]
 
     def _send(self) -> None:
         batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
+        if self._on_send is not None:
+            self._on_send(len(batch))
         task = asyncio.get_running_loop().create_task(self._statement(batch))
         self._in_flight.add(task)
         task.add_done_callback(self._done)

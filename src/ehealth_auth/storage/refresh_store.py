@@ -1,5 +1,7 @@
 """The refresh grant's store: one read for checks 5-11 of CONTRACT §2, then one atomic write;
-on PostgreSQL the read and the write in one statement, with rotation on or off.
+on PostgreSQL the read and the write in one statement, with rotation on or off, and with rotation
+off one statement for every refresh that waited while the earlier ones were in flight
+(storage/batches.py).
 
 These are the hottest statements of the service; they run on the bare driver (storage/driver.py).
 """
@@ -7,7 +9,8 @@ These are the hottest statements of the service; they run on the bare driver (st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -429,7 +432,16 @@ ISSUING_MOST = 64
 
 
 class SqlRefreshStore:
-    def __init__(self, driver: Driver, *, batch_slots: int = 2) -> None:
+    """`batch_slots`: statements of the batched issuing read in flight at once; `on_batch` is
+    told each one's item count."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        batch_slots: int = 2,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self._driver = driver
         self._writes = TokenWrites(driver)
         self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
@@ -437,9 +449,14 @@ class SqlRefreshStore:
             driver.compile(_load_and_issue(), writes=True) if driver.writes_in_with else None
         )
         self._issuing = (
-            Batches(self._load_and_issue_batch, slots=batch_slots, most=ISSUING_MOST)
-            if driver.writes_in_with
-            else None
+            None
+            if self._load_and_issue is None
+            else Batches(
+                functools.partial(self._load_and_issue_batch, self._load_and_issue),
+                slots=batch_slots,
+                most=ISSUING_MOST,
+                on_send=on_batch,
+            )
         )
         self._load_token = driver.compile(_LOAD_REFRESH_TOKEN)
         self._retire = driver.compile(_RETIRE)
@@ -474,9 +491,8 @@ class SqlRefreshStore:
         return await self._issuing.call(_Issuing(client_id, secret_hash, token_hash, access))
 
     async def _load_and_issue_batch(
-        self, items: Sequence[_Issuing]
+        self, statement: Compiled, items: Sequence[_Issuing]
     ) -> list[tuple[RefreshContext | None, bool]]:
-        assert self._load_and_issue is not None
         params = {
             "ord": list(range(len(items))),
             "presented_client_id": [item.client_id for item in items],
@@ -488,7 +504,7 @@ class SqlRefreshStore:
             "access_hash": [item.access.value_hash for item in items],
             "access_expires_at": [item.access.expires_at for item in items],
         }
-        rows = await self._driver.fetch(self._load_and_issue, params)
+        rows = await self._driver.fetch(statement, params)
         return [
             (None, False)
             if row["matched_connection_id"] is None
