@@ -77,6 +77,15 @@ def drop_pg_database(url: str) -> None:
     asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="module")
+def module_pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of the test module's own, dropped after it."""
+    url = create_pg_database()
+    migrate.upgrade(url)
+    yield url
+    drop_pg_database(url)
+
+
 @pytest.fixture(scope="session")
 def pg_database_factory() -> Iterator[list[str]]:
     """Databases a test creates with create_pg_database are dropped at the end of the run."""

@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from ehealth_auth.protocol.model import TokenDraft
-from ehealth_auth.storage import migrate
 from ehealth_auth.storage.driver import AsyncpgDriver, Compiled, Row
 from ehealth_auth.storage.outage import OutageMonitor
 from ehealth_auth.storage.refresh_store import SqlRefreshStore
-from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.contract.backends import NOW, Stores, TokenName, sql_stores
 
 
@@ -33,23 +31,15 @@ class CountingDriver(AsyncpgDriver):
         return await super().fetch(statement, params)
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = create_pg_database()
-    migrate.upgrade(url)
-    yield url
-    drop_pg_database(url)
-
-
 @pytest.fixture
-async def stores(pg_url: str) -> AsyncIterator[Stores]:
-    async with sql_stores("postgresql", pg_url) as stores:
+async def stores(module_pg_url: str) -> AsyncIterator[Stores]:
+    async with sql_stores("postgresql", module_pg_url) as stores:
         yield stores
 
 
 @pytest.fixture
-async def driver(pg_url: str) -> AsyncIterator[CountingDriver]:
-    driver = CountingDriver(pg_url)
+async def driver(module_pg_url: str) -> AsyncIterator[CountingDriver]:
+    driver = CountingDriver(module_pg_url)
     yield driver
     await driver.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 from ehealth_auth.protocol.errors import ServiceError
 from ehealth_auth.protocol.model import TokenName
 from ehealth_auth.settings import Settings
-from ehealth_auth.storage import migrate
 from ehealth_auth.storage.verify_cache import VerifyResultCache
 from ehealth_auth.storage.verify_listener import (
     APPLICATION_NAME,
@@ -29,18 +28,14 @@ from ehealth_auth.storage.verify_listener import (
     VerifyInvalidationListener,
 )
 from ehealth_auth.wiring import Services, build_services
-from tests.conftest import create_pg_database, drop_pg_database
 from tests.support import CHEAP_PASSWORD_HASHING, TEST_SECRET_KEY, World, clear_tables, seed_world
 
 BOUND = 1.0  # seconds within which every worker must see a change
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = create_pg_database()
-    migrate.upgrade(url)
-    yield url
-    drop_pg_database(url)
+def pg_url(module_pg_url: str) -> str:
+    return module_pg_url
 
 
 def _settings(url: str, **overrides: Any) -> Settings:

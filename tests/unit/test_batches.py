@@ -98,41 +98,27 @@ async def test_an_error_of_the_statement_is_every_items_error() -> None:
     assert [type(outcome) for outcome in outcomes] == [ConnectionError] * 3
 
 
-async def test_a_call_that_goes_away_while_waiting_is_taken_out() -> None:
+@pytest.mark.parametrize("in_flight", [False, True], ids=["waiting", "in-flight"])
+async def test_a_call_that_goes_away_costs_the_others_nothing(in_flight: bool) -> None:
+    """Waiting, it is taken out of the next statement; in flight, the statement goes on."""
     statements = Statements()
     batches = Batches(statements.run, slots=1, most=10)
-
     first = asyncio.create_task(batches.call(1))
     leaving = asyncio.create_task(batches.call(2))
     staying = asyncio.create_task(batches.call(3))
     await _settle()
+
+    if in_flight:
+        statements.finish(0)
+        await _settle()
     leaving.cancel()
     await _settle()
-    statements.finish(0)
-    await _settle()
+    if not in_flight:
+        statements.finish(0)
+        await _settle()
     statements.finish(1)
 
-    assert statements.batches == [[1], [3]]
-    assert (await first, await staying) == ("answer 1", "answer 3")
-    with pytest.raises(asyncio.CancelledError):
-        await leaving
-
-
-async def test_a_call_that_goes_away_in_flight_leaves_the_statement_to_the_others() -> None:
-    statements = Statements()
-    batches = Batches(statements.run, slots=1, most=10)
-
-    first = asyncio.create_task(batches.call(1))
-    leaving = asyncio.create_task(batches.call(2))
-    staying = asyncio.create_task(batches.call(3))
-    await _settle()
-    statements.finish(0)
-    await _settle()
-    assert statements.batches == [[1], [2, 3]]
-    leaving.cancel()
-    await _settle()
-    statements.finish(1)
-
+    assert statements.batches == [[1], [2, 3] if in_flight else [3]]
     assert (await first, await staying) == ("answer 1", "answer 3")
     with pytest.raises(asyncio.CancelledError):
         await leaving
