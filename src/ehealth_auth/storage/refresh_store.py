@@ -445,18 +445,18 @@ class SqlRefreshStore:
         self._driver = driver
         self._writes = TokenWrites(driver)
         self._load = driver.compile(_LOAD_REFRESH_CONTEXT)
-        self._load_and_issue = (
-            driver.compile(_load_and_issue(), writes=True) if driver.writes_in_with else None
-        )
         self._issuing = (
-            None
-            if self._load_and_issue is None
-            else Batches(
-                functools.partial(self._load_and_issue_batch, self._load_and_issue),
+            Batches(
+                functools.partial(
+                    self._load_and_issue_batch,
+                    driver.compile(_load_and_issue(), writes=True),
+                ),
                 slots=batch_slots,
                 most=ISSUING_MOST,
                 on_send=on_batch,
             )
+            if driver.writes_in_with
+            else None
         )
         self._load_token = driver.compile(_LOAD_REFRESH_TOKEN)
         self._retire = driver.compile(_RETIRE)
